@@ -1,0 +1,178 @@
+"""The exception tree of groove_async.
+
+Only failures that end a whole operation are raised to callers; a batch that fails is reported as
+``FAILED`` or ``REJECTED`` items whose :class:`~groove_async.ErrorInfo` carries the reason. The
+batch-level exceptions below are still public: they are what the retry machinery classifies, and
+they are attached as ``__cause__`` where a whole operation fails.
+
+::
+
+    GrooveError
+    ├── AuthenticationError      401 that a token refresh could not cure (raised; has .partial)
+    └── BatchError               one POST failed; becomes FAILED/REJECTED items, not raised
+        ├── HTTPStatusError      a non-200 status (status, code, retry_after, transient)
+        ├── TransportError       connection refused/dropped, timeout, oversized body
+        ├── DecodeError          a body that is not a readable TrackActionResponse
+        └── ResultMismatchError  a 200 whose results do not line up with the IDs sent
+
+Every exception holds plain facts (numbers and strings), never an I/O handle or a token, and
+survives ``pickle``.
+
+This module imports nothing but the standard library so that every other module can use it
+without import cycles.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._models import BulkResult
+
+__all__ = [
+    "AuthenticationError",
+    "BatchError",
+    "DecodeError",
+    "GrooveError",
+    "HTTPStatusError",
+    "ResultMismatchError",
+    "TransportError",
+]
+
+
+class GrooveError(Exception):
+    """Root of every exception groove_async raises on purpose."""
+
+
+class BatchError(GrooveError):
+    """One POST of one batch failed.
+
+    Attributes:
+        transient: whether trying the same request again may succeed.
+    """
+
+    transient: bool = True
+
+
+class HTTPStatusError(BatchError):
+    """The service answered with a status other than 200.
+
+    Attributes:
+        status: the HTTP status code.
+        code: the service's ``ErrorCode`` in underscore spelling, or ``None`` when the body had none
+            (an HTML page from a proxy, an empty body).
+        description: the service's ``Description``, if any.
+        message: the service's ``Message``, if any.
+        retry_after: seconds the server asked us to wait (``Retry-After``), if it said.
+        transient: whether the status is worth retrying (spec section 5).
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: str | None = None,
+        description: str | None = None,
+        message: str | None = None,
+        *,
+        retry_after: float | None = None,
+        transient: bool = False,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.description = description
+        self.message = message
+        self.retry_after = retry_after
+        self.transient = transient
+        super().__init__(status, code, description, message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _rebuild_status_error,
+            (
+                self.status,
+                self.code,
+                self.description,
+                self.message,
+                self.retry_after,
+                self.transient,
+            ),
+        )
+
+    def __str__(self) -> str:
+        parts = [f"HTTP {self.status}"]
+        if self.code:
+            parts.append(self.code)
+        if self.description:
+            parts.append(self.description)
+        if self.retry_after is not None:
+            parts.append(f"Retry-After {self.retry_after:g}s")
+        return ": ".join(parts[:2]) + "".join(f" ({p})" for p in parts[2:])
+
+
+def _rebuild_status_error(
+    status: int,
+    code: str | None,
+    description: str | None,
+    message: str | None,
+    retry_after: float | None,
+    transient: bool,
+) -> HTTPStatusError:
+    return HTTPStatusError(
+        status, code, description, message, retry_after=retry_after, transient=transient
+    )
+
+
+class TransportError(BatchError):
+    """The request did not complete: connection error, timeout, or a body over the size cap."""
+
+
+class DecodeError(BatchError):
+    """A response body could not be read as a TrackActionResponse (truncated, HTML, wrong shape)."""
+
+
+class ResultMismatchError(BatchError):
+    """A 200 whose results do not match the IDs sent (missing, extra or different ``InputId``).
+
+    Such a response is not trusted at all: assigning its items by position could give one track
+    another track's result.
+    """
+
+
+class AuthenticationError(GrooveError):
+    """The service refused the credentials and a refresh could not cure it.
+
+    Raised when a 401 arrives with a static token, when the refreshed token is refused as well,
+    when the 401 code says a refresh cannot help (``MSA_SCOPE_REQUIRES_USER_CONSENT``), or when the
+    token provider itself fails.
+
+    Attributes:
+        status: the HTTP status (401), or ``None`` when the token provider failed.
+        code: the service's ``ErrorCode`` in underscore spelling, if any.
+        partial: a :class:`~groove_async.BulkResult` with one result per input read before the
+            failure: batches that finished keep their results, every other input is ``NOT_SENT``
+            (or ``FAILED`` when one of its attempts had already reached the server). ``None`` when
+            raised outside a bulk operation. For ``stream_*`` calls it holds only the inputs that
+            had not been yielded yet.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        partial: BulkResult | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.partial = partial
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_auth_error, (str(self), self.status, self.code, self.partial))
+
+
+def _rebuild_auth_error(
+    message: str, status: int | None, code: str | None, partial: BulkResult | None
+) -> AuthenticationError:
+    return AuthenticationError(message, status=status, code=code, partial=partial)
