@@ -48,9 +48,12 @@ class BatchError(GrooveError):
     """One POST of one batch failed.
 
     Attributes:
+        code: a short machine-readable reason (the client's own code, or the service's
+            ``ErrorCode`` for :class:`HTTPStatusError`).
         transient: whether trying the same request again may succeed.
     """
 
+    code: str | None = "BATCH_ERROR"
     transient: bool = True
 
 
@@ -123,7 +126,21 @@ def _rebuild_status_error(
 
 
 class TransportError(BatchError):
-    """The request did not complete: connection error, timeout, or a body over the size cap."""
+    """The request did not complete: connection error, timeout, or a body over the size cap.
+
+    ``code`` is ``CONNECTION_ERROR``, ``TIMEOUT`` or ``RESPONSE_TOO_LARGE``.
+    """
+
+    def __init__(self, message: str, *, code: str = "CONNECTION_ERROR") -> None:
+        super().__init__(message)
+        self.code = code
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_transport_error, (str(self), self.code))
+
+
+def _rebuild_transport_error(message: str, code: str) -> TransportError:
+    return TransportError(message, code=code)
 
 
 class DecodeError(BatchError):
@@ -136,6 +153,8 @@ class ResultMismatchError(BatchError):
     Such a response is not trusted at all: assigning its items by position could give one track
     another track's result.
     """
+
+    code = "RESULT_MISMATCH"
 
 
 class AuthenticationError(GrooveError):

@@ -74,7 +74,7 @@ class BulkResult(Sequence[TrackResult]):
     Behaves as an immutable sequence; the properties below filter it.
     """
 
-    results: tuple[TrackResult, ...] = attrs.field(converter=tuple)
+    results: tuple[TrackResult, ...] = attrs.field(converter=tuple[TrackResult, ...])
 
     @overload
     def __getitem__(self, index: int) -> TrackResult: ...
@@ -131,6 +131,6 @@ class BulkResult(Sequence[TrackResult]):
         return counts
 
     def retry_ids(self) -> list[str]:
-        """The input IDs worth sending again: FAILED and NOT_SENT, in input order, without repeats."""
+        """Input IDs worth sending again (FAILED, NOT_SENT), in input order, without repeats."""
         retry = (Outcome.FAILED, Outcome.NOT_SENT)
         return list(dict.fromkeys(r.input_id for r in self.results if r.outcome in retry))

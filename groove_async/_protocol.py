@@ -1,0 +1,202 @@
+"""Sans-I/O protocol rules: requests as data, responses to values or typed errors.
+
+Nothing here touches the network or the event loop; the transport feeds it bytes and headers.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Final, Literal
+from urllib.parse import urlsplit
+
+import attrs
+
+from ._errors import BatchError, HTTPStatusError
+from ._models import ErrorInfo
+from ._wire import JSON_CONTENT_TYPE, WireResponse, decode_error_body, decode_response
+
+__all__ = [
+    "NON_REFRESHABLE_401_CODES",
+    "TRANSIENT_STATUSES",
+    "Action",
+    "Request",
+    "UnauthorizedResponse",
+    "build_request",
+    "parse_retry_after",
+    "read_response",
+    "validate_base_url",
+    "validate_namespace",
+]
+
+Action = Literal["add", "delete"]
+
+#: Statuses worth retrying (spec section 5): conflict, throttling, server and gateway errors.
+TRANSIENT_STATUSES: Final = frozenset({409, 429, 500, 502, 503, 504})
+
+#: 401 codes a token refresh cannot cure (spec section 2: the user must sign in again).
+NON_REFRESHABLE_401_CODES: Final = frozenset({"MSA_SCOPE_REQUIRES_USER_CONSENT"})
+
+_NAMESPACE_RE: Final = re.compile(r"[A-Za-z0-9_]+")
+_LOOPBACK_HOSTS: Final = frozenset({"localhost", "::1"})
+
+
+@attrs.frozen(slots=True)
+class Request:
+    """An HTTP request as plain data. ``repr`` leaves the headers out: they hold the token."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = attrs.field(repr=False)
+    body: bytes = attrs.field(repr=False)
+
+
+class UnauthorizedResponse(Exception):
+    """A 401 arrived; the client decides whether a token refresh may cure it."""
+
+    def __init__(self, code: str | None) -> None:
+        super().__init__(code)
+        self.code = code
+
+    @property
+    def refreshable(self) -> bool:
+        return self.code not in NON_REFRESHABLE_401_CODES
+
+
+def validate_namespace(namespace: object) -> str:
+    """Check a namespace is a plain word: it is spliced into the URL path.
+
+    Raises:
+        TypeError: not a string.
+        ValueError: empty, or holding anything but letters, digits and ``_`` (no ``/``, ``..``).
+    """
+    if not isinstance(namespace, str):
+        raise TypeError(f"namespace must be a str, not {type(namespace).__name__}")
+    if not _NAMESPACE_RE.fullmatch(namespace):
+        raise ValueError(f"namespace must be letters, digits or '_' only, got {namespace!r:.60}")
+    return namespace
+
+
+def validate_base_url(base_url: object, *, allow_insecure_http: bool = False) -> str:
+    """Check and normalise the service's base URL (no trailing slash).
+
+    Plain ``http`` is accepted for loopback hosts (the emulator) and otherwise only with
+    ``allow_insecure_http``: the user token would cross the network in clear text.
+
+    Raises:
+        TypeError: not a string.
+        ValueError: not an absolute http(s) URL, has a query, fragment or credentials, or is
+            plain http to a non-loopback host without the opt-in.
+    """
+    if not isinstance(base_url, str):
+        raise TypeError(f"base_url must be a str, not {type(base_url).__name__}")
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in base_url):
+        raise ValueError("base_url must not contain whitespace or control characters")
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"base_url must be an absolute http(s) URL, got {base_url!r:.80}")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError("base_url must not carry a query, a fragment or credentials")
+    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
+        raise ValueError(
+            f"refusing plain http to {parts.hostname!r}: the user token would travel unencrypted; "
+            "use https, or pass allow_insecure_http=True if you really mean it"
+        )
+    return base_url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    return host in _LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def build_request(
+    base_url: str, namespace: str, action: Action, body: bytes, token: str
+) -> Request:
+    """The POST for one batch (spec section 3)."""
+    return Request(
+        method="POST",
+        url=f"{base_url}/1/content/{namespace}/collection/{action}",
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": JSON_CONTENT_TYPE,
+            "Accept": JSON_CONTENT_TYPE,
+        },
+        body=body,
+    )
+
+
+def read_response(status: int, headers: Mapping[str, str], body: bytes) -> WireResponse:
+    """Turn a response into a decoded TrackActionResponse, or raise what it means.
+
+    Raises:
+        UnauthorizedResponse: a 401 (the caller decides about refreshing).
+        HTTPStatusError: any other non-200 status; ``transient`` is set from the status table.
+        DecodeError: a 200 whose body is not a readable TrackActionResponse (transient).
+    """
+    if status == 200:
+        return decode_response(body)
+    error = decode_error_body(body)
+    code = error.code if error else None
+    if status == 401:
+        raise UnauthorizedResponse(code)
+    raise HTTPStatusError(
+        status,
+        code,
+        error.description if error else None,
+        error.message if error else None,
+        retry_after=parse_retry_after(headers.get("Retry-After")),
+        transient=status in TRANSIENT_STATUSES,
+    )
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header, or ``None`` when absent or unreadable.
+
+    Accepts delta-seconds, decimal seconds (some proxies send them) and an HTTP-date. A date in
+    the past or a negative number means "now" (0.0). Absurd values are returned as they are; the
+    retry policy caps them.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        if math.isnan(seconds):
+            return None
+        return max(0.0, seconds) if math.isfinite(seconds) else (math.inf if seconds > 0 else 0.0)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT; parsedate gives naive for "-0000"
+        when = when.replace(tzinfo=UTC)
+    reference = now or datetime.now(UTC)
+    return max(0.0, (when - reference).total_seconds())
+
+
+def error_info_for(exc: BaseException) -> ErrorInfo:
+    """Describe a batch failure as an :class:`ErrorInfo` for the items it leaves FAILED/REJECTED."""
+    if isinstance(exc, HTTPStatusError):
+        if exc.code:
+            return ErrorInfo(exc.code, exc.description or "", exc.message)
+        return ErrorInfo(f"HTTP_{exc.status}", f"HTTP {exc.status} without an error body")
+    if isinstance(exc, BatchError):
+        return ErrorInfo(exc.code or "BATCH_ERROR", _DESCRIPTIONS.get(exc.code, ""), str(exc))
+    return ErrorInfo("CLIENT_ERROR", type(exc).__name__, str(exc))
+
+
+_DESCRIPTIONS: Final[Mapping[str | None, str]] = {
+    "CONNECTION_ERROR": "The connection failed or was dropped",
+    "TIMEOUT": "The request timed out",
+    "RESPONSE_TOO_LARGE": "The response body exceeded the size limit",
+    "UNREADABLE_RESPONSE": "The response body could not be read",
+    "RESULT_MISMATCH": "The response's results did not match the IDs sent",
+}
