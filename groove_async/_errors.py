@@ -146,6 +146,8 @@ def _rebuild_transport_error(message: str, code: str) -> TransportError:
 class DecodeError(BatchError):
     """A response body could not be read as a TrackActionResponse (truncated, HTML, wrong shape)."""
 
+    code = "UNREADABLE_RESPONSE"
+
 
 class ResultMismatchError(BatchError):
     """A 200 whose results do not match the IDs sent (missing, extra or different ``InputId``).

@@ -207,7 +207,7 @@ def decode_response(
         raise DecodeError("TrackActionResults is not a list")
     try:
         return (structure or _converter.structure)(data, WireResponse)
-    except (cattrs.BaseValidationError, TypeError, ValueError, KeyError, AttributeError) as exc:
+    except Exception as exc:  # any failure to structure hostile data is a DecodeError
         raise DecodeError(f"response does not match TrackActionResponse: {exc!r:.200}") from exc
 
 

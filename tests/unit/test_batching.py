@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from groove_async import ErrorInfo, Outcome, TrackResult
+from groove_async._batching import (
+    MAX_ID_LENGTH,
+    BatchPlanner,
+    IdValidator,
+    Segment,
+    merge,
+    normalise_id,
+    plan_batches,
+)
+from groove_async._errors import ResultMismatchError
+from groove_async._wire import WireItem, WireResponse
+from tests.conftest import catalog_id
+
+GUID = "music.9bb2c5c5-455c-4c15-827c-f9bfd759a458"
+
+
+def test_normalise_upper_cases_guids_only() -> None:
+    assert normalise_id(GUID) == GUID.upper().replace("MUSIC.", "music.")
+    upper = catalog_id(1)
+    assert normalise_id(upper) is upper
+    collection = "music.AQQfZ78ml185KUqtiDc9dx6i6Ae5PqgAAQ"
+    assert normalise_id(collection) == collection  # base64: case matters
+
+
+def test_plan_cuts_at_batch_size_and_keeps_order() -> None:
+    ids = [catalog_id(i) for i in range(250)]
+    segments = plan_batches(ids, 100)
+    assert [len(s.sent) for s in segments] == [100, 100, 50]
+    assert [i for s in segments for i in s.ids] == ids
+    assert all(s.index is None for s in segments)
+    assert [s.start for s in segments] == [0, 100, 200]
+
+
+def test_plan_empty() -> None:
+    assert plan_batches([]) == []
+
+
+def test_repeats_are_sent_once_across_case() -> None:
+    ids = [GUID, catalog_id(1), GUID.upper().replace("MUSIC.", "music."), GUID]
+    (segment,) = plan_batches(ids)
+    assert segment.sent == [GUID, catalog_id(1)]
+    assert segment.index == [0, 1, 0, 0]
+
+
+def _answer(segment: Segment) -> list[TrackResult]:
+    return [TrackResult(t, "c:" + normalise_id(t), None, Outcome.SUCCEEDED) for t in segment.sent]
+
+
+def _run(planner: BatchPlanner, ids: list[str], order: list[int] | None = None) -> list[Segment]:
+    segments = [s for s in map(planner.feed, ids) if s is not None]
+    last = planner.flush()
+    if last is not None:
+        segments.append(last)
+    for k in order or range(len(segments)):
+        if k < len(segments):
+            segments[k].finish(_answer(segments[k]))
+            planner.finished(segments[k])
+    for s in segments:  # any left (order may be partial)
+        if not s.finished:
+            s.finish(_answer(s))
+            planner.finished(s)
+    return segments
+
+
+_pool = [catalog_id(i) for i in range(12)] + [GUID, GUID.upper().replace("MUSIC.", "music.")]
+
+
+@given(
+    ids=st.lists(st.sampled_from(_pool), max_size=60),
+    batch=st.integers(1, 7),
+    remember=st.booleans(),
+    order=st.permutations(list(range(60))),
+)
+def test_every_input_answered_once_in_order_whatever_the_finish_order(
+    ids: list[str], batch: int, remember: bool, order: list[int]
+) -> None:
+    planner = BatchPlanner(batch, remember=remember, max_inputs=batch * 3)
+    segments = _run(planner, ids, order)
+    results = [r for s in segments for r in s.results or ()]
+    assert [r.input_id for r in results] == ids
+    assert [r.id for r in results] == ["c:" + normalise_id(i) for i in ids]
+    sent = [t for s in segments for t in s.sent]
+    assert all(len(s.sent) <= batch for s in segments)
+    if remember:  # a bulk call never sends the same ID twice
+        assert len({normalise_id(t) for t in sent}) == len(sent)
+
+
+def test_stream_planner_forgets_finished_ids() -> None:
+    planner = BatchPlanner(2, remember=False)
+    first = _run(planner, [catalog_id(1), catalog_id(2)])
+    second = _run(planner, [catalog_id(1)])
+    assert first[0].sent == [catalog_id(1), catalog_id(2)]
+    assert second[0].sent == [catalog_id(1)]
+    assert planner._known == {}
+
+
+def test_endless_repeats_still_close_segments() -> None:
+    planner = BatchPlanner(100, max_inputs=50)
+    closed = [s for s in map(planner.feed, [GUID] * 120) if s is not None]
+    assert [len(s.ids) for s in closed] == [50, 50]
+    assert [len(s.sent) for s in closed] == [1, 0]
+
+
+def test_failed_batch_fails_its_repeats_too() -> None:
+    planner = BatchPlanner(1)
+    a, _ = [s for s in map(planner.feed, [GUID, catalog_id(2)]) if s]
+    assert planner.feed(GUID.upper().replace("MUSIC.", "music.")) is None
+    c = planner.flush()
+    assert c is not None and c.sent == []
+    c.finish([])
+    err = ErrorInfo("TIMEOUT")
+    a.finish_all(Outcome.FAILED, err)
+    assert c.results is not None
+    assert c.results[0].outcome is Outcome.FAILED
+    assert c.results[0].input_id != GUID  # the caller's own spelling
+
+
+def test_merge_success_and_rejection() -> None:
+    err = ErrorInfo("COLLECTION_INVALID_ID", "Invalid collection id for this operation")
+    response = WireResponse(
+        [
+            WireItem(GUID.upper().replace("MUSIC.", "music."), None, err),
+            WireItem(catalog_id(1), "music.X"),
+        ],
+        ErrorInfo("COLLECTION_SOME_OPERATIONS_FAILED", "Some of the operations failed"),
+    )
+    out = merge([GUID, catalog_id(1)], response)
+    assert out == [
+        TrackResult(GUID, None, err, Outcome.REJECTED),
+        TrackResult(catalog_id(1), "music.X", None, Outcome.SUCCEEDED),
+    ]
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        None,
+        [],
+        [WireItem(catalog_id(1), "x")],
+        [WireItem(catalog_id(1), "x"), WireItem(catalog_id(2), "y"), WireItem(catalog_id(3), "z")],
+        [WireItem(catalog_id(2), "x"), WireItem(catalog_id(1), "y")],  # swapped
+    ],
+)
+def test_merge_refuses_mismatched_results(items: list[WireItem] | None) -> None:
+    with pytest.raises(ResultMismatchError):
+        merge([catalog_id(1), catalog_id(2)], WireResponse(items))
+
+
+@pytest.mark.parametrize(
+    ("value", "exc", "match"),
+    [
+        (5, TypeError, "must be a str"),
+        (b"music.x", TypeError, "must be a str"),
+        (None, TypeError, "must be a str"),
+        ("", ValueError, "is empty"),
+        ("A83EB907-0100-11DB-89CA-0019B92A3933", ValueError, "music"),
+        ("music.", ValueError, "music"),
+        ("video.abc", ValueError, "music"),
+        ("music.abc\r\nX-Evil: 1", ValueError, "printable ASCII"),
+        ("music.a b", ValueError, "printable ASCII"),
+        ("music.\x00", ValueError, "printable ASCII"),
+        ("music.caf\u00e9", ValueError, "printable ASCII"),
+        ("music." + "A" * MAX_ID_LENGTH, ValueError, "characters long"),
+        ("music." + "A" * 10_000_000, ValueError, "characters long"),
+    ],
+)
+def test_validator_refuses(value: object, exc: type[Exception], match: str) -> None:
+    with pytest.raises(exc, match=match) as info:
+        IdValidator("music").check(value, 7)
+    assert "position 7" in str(info.value)
+    assert len(str(info.value)) < 300
+
+
+def test_validator_accepts_odd_but_printable_ids() -> None:
+    for value in (GUID, "music.AQQfZ78ml185KUqtiDc9dx6i6Ae5PqgAAQ", "music.a&b<c>\"'"):
+        assert IdValidator("music").check(value, 0) is value
