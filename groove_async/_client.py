@@ -39,6 +39,9 @@ DEFAULT_BASE_URL: Final = "https://music.xboxlive.com"
 TrackIds = Iterable[str] | AsyncIterable[str]
 
 _ABORTED: Final = ErrorInfo("NOT_SENT", "Not sent: the operation was stopped")
+_NOT_SENT_AUTH: Final = ErrorInfo(
+    "NOT_SENT", "Not sent: the operation stopped after an authentication failure"
+)
 
 
 class _Aborted(Exception):
@@ -247,7 +250,12 @@ class GrooveClient:
                 async for segment in segments:
                     results += segment.results or ()
         except AuthenticationError as exc:
-            exc.partial = BulkResult([*results, *(exc.partial or ())])
+            # Every input was read: those the pipeline never reached are NOT_SENT too.
+            results += exc.partial or ()
+            results += (
+                TrackResult(i, None, _NOT_SENT_AUTH, Outcome.NOT_SENT) for i in ids[len(results) :]
+            )
+            exc.partial = BulkResult(results)
             raise
         return BulkResult(results)
 
