@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
+import time
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+)
 from contextlib import aclosing
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, Self
 
 from ._auth import TokenProvider, TokenSource
 from ._batching import MAX_BATCH_SIZE, BatchPlanner, IdValidator, Segment, merge
-from ._errors import AuthenticationError, BatchError
+from ._coalescer import Coalescer
+from ._errors import AuthenticationError, BatchError, HTTPStatusError
+from ._events import (
+    BatchFinished,
+    BatchStarted,
+    EventCallback,
+    ProgressEvent,
+    RetryScheduled,
+    Throttled,
+)
+from ._flow import ConcurrencyLimit, RetryBudget, ThrottleGate
 from ._models import BulkResult, ErrorInfo, Outcome, TrackResult
-from ._pipeline import run_pipeline
+from ._pipeline import Operation, run_pipeline, settle_unanswered
 from ._protocol import (
     Action,
     UnauthorizedResponse,
@@ -38,32 +57,11 @@ DEFAULT_BASE_URL: Final = "https://music.xboxlive.com"
 
 TrackIds = Iterable[str] | AsyncIterable[str]
 
-_ABORTED: Final = ErrorInfo("NOT_SENT", "Not sent: the operation was stopped")
-_NOT_SENT_AUTH: Final = ErrorInfo(
-    "NOT_SENT", "Not sent: the operation stopped after an authentication failure"
-)
+DEFAULT_LINGER: Final = 0.005
 
 
 class _Aborted(Exception):
     """The operation stopped before this attempt (not a BatchError: never retried)."""
-
-
-class _Operation:
-    """What the sends of one bulk or stream call share."""
-
-    __slots__ = ("abort", "action")
-
-    def __init__(self, action: Action) -> None:
-        self.action: Action = action
-        self.abort = asyncio.Event()
-
-    async def sleep(self, seconds: float) -> None:
-        """Wait between attempts, waking early when the operation is aborted."""
-        try:
-            async with asyncio.timeout(seconds):
-                await self.abort.wait()
-        except TimeoutError:
-            pass
 
 
 class GrooveClient:
@@ -73,6 +71,10 @@ class GrooveClient:
 
         async with GrooveClient(token, base_url=url, max_concurrency=8) as groove:
             result = await groove.add_tracks(track_ids)
+
+    Every operation of one client shares its flow control: at most ``max_concurrency`` POSTs in
+    flight (halved when the service throttles, regained gradually on success), a throttle gate
+    that holds every new attempt while the service asked to wait, and a retry budget.
 
     Args:
         token: the user token, or an async callable returning one. A callable is asked again
@@ -86,6 +88,9 @@ class GrooveClient:
         timeout: seconds for one HTTP request, body included.
         session: an :class:`aiohttp.ClientSession` to use; it is not closed by the client.
         allow_insecure_http: permit plain http to a non-loopback host.
+        linger: seconds :meth:`add_track` waits for more calls before sending a partial batch.
+        on_event: called with each :mod:`progress event <groove_async.BatchStarted>`; must be
+            quick and not raise.
 
     Raises:
         TypeError, ValueError: an argument is of the wrong type or out of range.
@@ -103,6 +108,8 @@ class GrooveClient:
         timeout: float = 30.0,
         session: aiohttp.ClientSession | None = None,
         allow_insecure_http: bool = False,
+        linger: float = DEFAULT_LINGER,
+        on_event: EventCallback | None = None,
     ) -> None:
         self._auth = TokenSource(token)
         self._base_url = validate_base_url(base_url, allow_insecure_http=allow_insecure_http)
@@ -114,13 +121,29 @@ class GrooveClient:
         elif not isinstance(retry, RetryPolicy):
             raise TypeError(f"retry must be a RetryPolicy, not {type(retry).__name__}")
         self._retry = retry
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
-            raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+        _check_seconds("timeout", timeout, allow_zero=False)
+        _check_seconds("linger", linger, allow_zero=True)
+        if on_event is not None and not callable(on_event):
+            raise TypeError("on_event must be a callable taking one event")
+        self._on_event = on_event
         self._validator = IdValidator(self._namespace)
         self._transport = Transport(
             session, timeout=float(timeout), connections=max(100, self._max_concurrency)
         )
+        self._limit = ConcurrencyLimit(self._max_concurrency)
+        self._gate = ThrottleGate()
+        self._budget = RetryBudget(retry.budget_ratio, retry.budget_burst)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._operations: set[Operation] = set()
+        self._coalescers: dict[Action, Coalescer] = {
+            action: Coalescer(
+                functools.partial(self._send_one_batch, action),
+                batch_size=self._batch_size,
+                linger=float(linger),
+                registry=self._tasks,
+            )
+            for action in ("add", "delete")
+        }
         self._closed = False
 
     def __repr__(self) -> str:
@@ -146,6 +169,11 @@ class GrooveClient:
         return self._max_concurrency
 
     @property
+    def concurrency(self) -> int:
+        """The current concurrency limit: ``max_concurrency``, or less after throttling."""
+        return self._limit.limit
+
+    @property
     def batch_size(self) -> int:
         """The most IDs per POST."""
         return self._batch_size
@@ -154,6 +182,11 @@ class GrooveClient:
     def retry(self) -> RetryPolicy:
         """The retry policy of each POST."""
         return self._retry
+
+    @property
+    def retries_budget_left(self) -> float:
+        """Retries the shared retry budget allows right now."""
+        return self._budget.tokens
 
     async def __aenter__(self) -> Self:
         return self
@@ -167,26 +200,45 @@ class GrooveClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Cancel anything still running and close the session if the client created it.
+        """Flush waiting single calls, stop running operations, close the session if ours.
 
-        Idempotent. A session passed in by the caller is left open.
+        Single :meth:`add_track` / :meth:`delete_track` calls still waiting are sent and
+        answered first. Bulk calls and streams still running are stopped hard: in-flight POSTs
+        are cancelled and they return with their unanswered inputs NOT_SENT (or FAILED with
+        ``CLIENT_CLOSED`` when a POST had gone out). Idempotent. A session passed in by the
+        caller is left open.
         """
-        self._closed = True
+        if not self._closed:
+            self._closed = True
+            for coalescer in self._coalescers.values():
+                await coalescer.drain()
+        for operation in tuple(self._operations):
+            operation.stop("closed", hard=True)
         tasks = set(self._tasks)
-        for task in tasks:
-            task.cancel()
         if tasks:
             await asyncio.wait(tasks)
         await self._transport.close()
 
     # -- public operations ------------------------------------------------------------------
 
-    async def add_tracks(self, track_ids: TrackIds) -> BulkResult:
+    async def add_tracks(
+        self,
+        track_ids: TrackIds,
+        *,
+        deadline: float | None = None,
+        stop: asyncio.Event | None = None,
+    ) -> BulkResult:
         """Add catalog tracks to the user's collection (``POST .../collection/add``).
 
         Args:
             track_ids: catalog IDs (``music.<GUID>``), any number, as a list, any iterable or
                 an async iterable. They are all read and checked before the first request.
+            deadline: seconds the whole call may take. When it passes, nothing more is sent,
+                POSTs in flight are abandoned, and the call returns: unsent inputs are
+                NOT_SENT, inputs of abandoned POSTs FAILED (``DEADLINE_EXCEEDED``: the service
+                may or may not have applied them).
+            stop: set this event to stop gracefully: nothing more is sent, POSTs in flight
+                finish, and the call returns with the rest NOT_SENT.
 
         Returns:
             One :class:`TrackResult` per input, in input order. Per-track refusals are REJECTED
@@ -197,17 +249,31 @@ class GrooveClient:
             TypeError, ValueError: an input is not a valid ID (nothing is sent).
             AuthenticationError: the token was refused and could not be refreshed; its
                 ``partial`` holds one result per input.
+            asyncio.CancelledError: the calling task was cancelled: POSTs in flight are
+                cancelled, and nothing is left running.
         """
-        return await self._bulk("add", track_ids)
+        return await self._bulk("add", track_ids, deadline, stop)
 
-    async def delete_tracks(self, track_ids: TrackIds) -> BulkResult:
+    async def delete_tracks(
+        self,
+        track_ids: TrackIds,
+        *,
+        deadline: float | None = None,
+        stop: asyncio.Event | None = None,
+    ) -> BulkResult:
         """Remove tracks from the user's collection (``POST .../collection/delete``).
 
         Takes *collection* IDs (the ``id`` of a successful add). Otherwise as :meth:`add_tracks`.
         """
-        return await self._bulk("delete", track_ids)
+        return await self._bulk("delete", track_ids, deadline, stop)
 
-    def stream_add_tracks(self, track_ids: TrackIds) -> AsyncIterator[TrackResult]:
+    def stream_add_tracks(
+        self,
+        track_ids: TrackIds,
+        *,
+        deadline: float | None = None,
+        stop: asyncio.Event | None = None,
+    ) -> AsyncIterator[TrackResult]:
         """Add tracks, yielding results in input order as they are ready.
 
         Reads the input lazily, holding about ``2 * max_concurrency`` batches at a time, so an
@@ -216,6 +282,9 @@ class GrooveClient:
         before it has been yielded. Repeats are sent once while their first occurrence is
         in flight; a repeat far apart is sent again (adding is idempotent).
 
+        ``deadline`` and ``stop`` are as in :meth:`add_tracks`: the stream then yields the
+        results of every input it had read (NOT_SENT or FAILED where unanswered) and ends.
+
         Close the iterator promptly if you stop early (``contextlib.aclosing``) so its batches
         are cancelled at once rather than when it is garbage-collected.
 
@@ -223,26 +292,118 @@ class GrooveClient:
             AuthenticationError: as :meth:`add_tracks`; ``partial`` holds the results of the
                 inputs read but not yet yielded.
         """
-        return self._stream("add", track_ids)
+        return self._stream("add", track_ids, deadline, stop)
 
-    def stream_delete_tracks(self, track_ids: TrackIds) -> AsyncIterator[TrackResult]:
+    def stream_delete_tracks(
+        self,
+        track_ids: TrackIds,
+        *,
+        deadline: float | None = None,
+        stop: asyncio.Event | None = None,
+    ) -> AsyncIterator[TrackResult]:
         """Delete tracks by collection ID, yielding results in input order (see
         :meth:`stream_add_tracks`)."""
-        return self._stream("delete", track_ids)
+        return self._stream("delete", track_ids, deadline, stop)
+
+    async def add_track(self, track_id: str) -> TrackResult:
+        """Add one track, batched with the concurrent calls of other tasks.
+
+        Calls arriving together (a chat bot's handlers, a web service's requests) are gathered
+        into batches of up to ``batch_size`` IDs, sent when a batch is full or ``linger``
+        seconds after its first ID, through the same limit, retries and token as bulk calls.
+        Cancelling one caller does not cancel the batch for the others.
+
+        Raises:
+            TypeError, ValueError: ``track_id`` is not a valid ID.
+            AuthenticationError: the token was refused and could not be refreshed.
+        """
+        return await self._single("add", track_id)
+
+    async def delete_track(self, track_id: str) -> TrackResult:
+        """Delete one track by collection ID, batched like :meth:`add_track`."""
+        return await self._single("delete", track_id)
 
     # -- composition ------------------------------------------------------------------------
 
-    async def _bulk(self, action: Action, track_ids: TrackIds) -> BulkResult:
+    async def _single(self, action: Action, track_id: str) -> TrackResult:
+        self._check_open()
+        return await self._coalescers[action].submit(self._validator.check(track_id, 0))
+
+    async def _send_one_batch(
+        self, action: Action, ids: list[str]
+    ) -> tuple[list[TrackResult], AuthenticationError | None]:
+        """Send coalesced IDs as one batch; results per ID, or the auth failure that stopped it."""
+        planner = BatchPlanner(self._batch_size)
+        closed = [s for s in map(planner.feed, ids) if s is not None]
+        last = planner.flush()
+        segments = [*closed, *([last] if last is not None else [])]
+        operation = Operation(action)
+        error: AuthenticationError | None = None
+        for segment in segments:  # one, unless batch_size shrank the batch
+            if segment.sent:
+                await self._limit.acquire()
+                try:
+                    await self._send(operation, segment)
+                except AuthenticationError as exc:
+                    error = exc
+                finally:
+                    self._limit.release()
+            else:
+                segment.finish([])
+            planner.finished(segment)
+        return [r for s in segments for r in s.results or ()], error
+
+    def _begin(
+        self, action: Action, deadline: float | None, stop: asyncio.Event | None
+    ) -> tuple[Operation, Callable[[], None]]:
+        """A new operation wired to its deadline and stop event; returns it and its cleanup."""
+        self._check_open()
+        operation = Operation(action)
+        loop = asyncio.get_running_loop()
+        handles: list[asyncio.TimerHandle] = []
+        watcher: asyncio.Task[None] | None = None
+        if deadline is not None:
+            _check_seconds("deadline", deadline, allow_zero=True)
+            handles.append(
+                loop.call_later(deadline, functools.partial(operation.stop, "deadline", hard=True))
+            )
+        if stop is not None:
+            if not isinstance(stop, asyncio.Event):
+                raise TypeError(f"stop must be an asyncio.Event, not {type(stop).__name__}")
+
+            async def watch() -> None:
+                await stop.wait()
+                operation.stop("stopped")
+
+            watcher = loop.create_task(watch(), name="groove-stop-watcher")
+        self._operations.add(operation)
+
+        def end() -> None:
+            self._operations.discard(operation)
+            for handle in handles:
+                handle.cancel()
+            if watcher is not None:
+                watcher.cancel()
+
+        return operation, end
+
+    async def _bulk(
+        self,
+        action: Action,
+        track_ids: TrackIds,
+        deadline: float | None,
+        stop: asyncio.Event | None,
+    ) -> BulkResult:
         self._check_open()
         ids = await self._read_all(track_ids)
         results: list[TrackResult] = []
-        operation = _Operation(action)
+        operation, end = self._begin(action, deadline, stop)
         pipeline = run_pipeline(
             ids,
+            operation=operation,
             planner=BatchPlanner(self._batch_size, remember=True),
             send=lambda segment: self._send(operation, segment),
-            concurrency=self._max_concurrency,
-            abort=operation.abort,
+            limit=self._limit,
             registry=self._tasks,
         )
         try:
@@ -252,33 +413,41 @@ class GrooveClient:
         except AuthenticationError as exc:
             # Every input was read: those the pipeline never reached are NOT_SENT too.
             results += exc.partial or ()
-            results += (
-                TrackResult(i, None, _NOT_SENT_AUTH, Outcome.NOT_SENT) for i in ids[len(results) :]
-            )
+            results += _unanswered(ids[len(results) :], operation)
             exc.partial = BulkResult(results)
             raise
+        finally:
+            end()
+        if len(results) < len(ids):  # stopped early before reaching every input
+            results += _unanswered(ids[len(results) :], operation)
         return BulkResult(results)
 
     async def _stream(
-        self, action: Action, track_ids: TrackIds
+        self,
+        action: Action,
+        track_ids: TrackIds,
+        deadline: float | None,
+        stop: asyncio.Event | None,
     ) -> AsyncGenerator[TrackResult, None]:
-        self._check_open()
         _check_iterable(track_ids)
-        operation = _Operation(action)
+        operation, end = self._begin(action, deadline, stop)
         pipeline = run_pipeline(
             track_ids,
+            operation=operation,
             planner=BatchPlanner(self._batch_size, remember=False),
             send=lambda segment: self._send(operation, segment),
-            concurrency=self._max_concurrency,
-            abort=operation.abort,
+            limit=self._limit,
             validate=self._validator.check,
             window=2 * self._max_concurrency,
             registry=self._tasks,
         )
-        async with aclosing(pipeline) as segments:
-            async for segment in segments:
-                for result in segment.results or ():
-                    yield result
+        try:
+            async with aclosing(pipeline) as segments:
+                async for segment in segments:
+                    for result in segment.results or ():
+                        yield result
+        finally:
+            end()
 
     async def _read_all(self, track_ids: TrackIds) -> list[str]:
         _check_iterable(track_ids)
@@ -294,7 +463,16 @@ class GrooveClient:
         if self._closed:
             raise RuntimeError("this GrooveClient is closed")
 
-    async def _send(self, operation: _Operation, segment: Segment) -> None:
+    def _emit(self, event: ProgressEvent) -> None:
+        callback = self._on_event
+        if callback is None:
+            return
+        try:
+            callback(event)
+        except Exception:  # a broken progress bar must not break an import
+            logger.exception("groove_async: the on_event callback raised")
+
+    async def _send(self, operation: Operation, segment: Segment) -> None:
         """Send one segment's batch with retries, and finish the segment whatever happens.
 
         Raises:
@@ -303,18 +481,26 @@ class GrooveClient:
         """
         body = encode_request(segment.sent)
         used: list[str] = []
+        attempts = 0
+        events = self._on_event is not None
+        started = time.monotonic()
+        if events:
+            self._emit(BatchStarted(operation.action, segment.seq, len(segment.sent)))
 
         async def attempt() -> list[TrackResult]:
+            nonlocal attempts
+            await self._gate.wait(operation.sleep, operation.abort.is_set)
             if operation.abort.is_set():
                 raise _Aborted
             token = await self._auth.get()
             used.append(token)
             request = build_request(self._base_url, self._namespace, operation.action, body, token)
             segment.attempted = True
+            attempts += 1
             status, headers, payload = await self._transport.send(request)
             return merge(segment.sent, read_response(status, headers, payload))
 
-        def log_retry(error: BatchError, delay: float, attempt_number: int) -> None:
+        def before_retry(error: BatchError, delay: float, attempt_number: int) -> None:
             logger.info(
                 "groove_async: batch #%d (%d IDs): %s; retry %d/%d in %.2fs",
                 segment.seq,
@@ -324,16 +510,57 @@ class GrooveClient:
                 self._retry.attempts,
                 delay,
             )
+            if _is_throttle(error):
+                paused = self._gate.pause(delay)
+                lowered = self._limit.decrease()
+                if events and (paused or lowered):
+                    self._emit(Throttled(delay, self._limit.limit))
+            if events:
+                self._emit(
+                    RetryScheduled(operation.action, segment.seq, attempt_number, delay, str(error))
+                )
 
+        try:
+            await self._send_with_refresh(operation, segment, attempt, before_retry, used)
+        finally:
+            if events and segment.results is not None:
+                counts = BulkResult(segment.results).counts()
+                self._emit(
+                    BatchFinished(
+                        operation.action,
+                        segment.seq,
+                        len(segment.sent),
+                        counts[Outcome.SUCCEEDED],
+                        counts[Outcome.REJECTED],
+                        counts[Outcome.FAILED],
+                        counts[Outcome.NOT_SENT],
+                        attempts,
+                        time.monotonic() - started,
+                    )
+                )
+
+    async def _send_with_refresh(
+        self,
+        operation: Operation,
+        segment: Segment,
+        attempt: Callable[[], Awaitable[list[TrackResult]]],
+        before_retry: Callable[[BatchError, float, int], None],
+        used: list[str],
+    ) -> None:
         refreshed = False
         while True:
             try:
                 results = await retry_batch(
-                    attempt, self._retry, sleep=operation.sleep, before_sleep=log_retry
+                    attempt,
+                    self._retry,
+                    sleep=operation.sleep,
+                    before_sleep=before_retry,
+                    budget=self._budget,
                 )
             except UnauthorizedResponse as exc:
                 if operation.abort.is_set():
-                    segment.finish_all(Outcome.NOT_SENT, _ABORTED)
+                    # Refused, so not applied: NOT_SENT even though it went out.
+                    segment.finish_all(Outcome.NOT_SENT, operation.infos()[0])
                     return
                 if refreshed or not self._auth.refreshable or not exc.refreshable:
                     segment.finish_all(Outcome.NOT_SENT, _unauthorized_info(exc.code))
@@ -352,8 +579,7 @@ class GrooveClient:
                 segment.finish_all(Outcome.NOT_SENT, _unauthorized_info(None))
                 raise
             except _Aborted:
-                outcome = Outcome.FAILED if segment.attempted else Outcome.NOT_SENT
-                segment.finish_all(outcome, _ABORTED)
+                settle_unanswered(segment, operation)
             except GaveUp as exc:
                 info = error_info_for(exc.last)
                 segment.finish_all(
@@ -364,7 +590,32 @@ class GrooveClient:
                 segment.finish_all(Outcome.REJECTED, error_info_for(exc))
             else:
                 segment.finish(results)
+                self._limit.increase()
             return
+
+
+def _is_throttle(error: BatchError) -> bool:
+    """A 429, or a 503 that named a wait: the service asks the whole client to slow down."""
+    return isinstance(error, HTTPStatusError) and (
+        error.status == 429 or (error.status == 503 and error.retry_after is not None)
+    )
+
+
+def _unanswered(ids: list[str], operation: Operation) -> list[TrackResult]:
+    not_sent, _ = operation.infos()
+    return [TrackResult(track_id, None, not_sent, Outcome.NOT_SENT) for track_id in ids]
+
+
+def _check_seconds(name: str, value: object, *, allow_zero: bool) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or value != value  # NaN
+        or value < 0
+        or (value == 0 and not allow_zero)
+    ):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be a number of seconds {bound}, got {value!r}")
 
 
 def _join(message: str | None, reason: str) -> str:

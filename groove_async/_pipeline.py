@@ -2,9 +2,15 @@
 
 One engine serves bulk calls and streams. A *feeder* task reads the caller's input, validates
 and plans it into segments (:mod:`groove_async._batching`) and starts one send task per segment
-while fewer than ``concurrency`` are in flight. The consumer (the async generator below) emits
-finished segments strictly in input order. With a ``window`` the feeder also stops reading while
-that many segments wait to be emitted, which bounds memory for endless streams.
+whenever the client-wide :class:`~groove_async._flow.ConcurrencyLimit` grants a slot. The
+consumer (the async generator below) emits finished segments strictly in input order. With a
+``window`` the feeder also stops reading while that many segments wait to be emitted, which
+bounds memory for endless streams.
+
+An :class:`Operation` can be stopped early (a stop event, a deadline, an authentication failure,
+the client closing). Then nothing new is sent, in-flight sends finish (graceful) or are cancelled
+(hard), and every input read so far still gets a result: NOT_SENT if none of its attempts went
+out, FAILED if one did and no answer came.
 
 Every task is owned: nothing outlives the generator. When it is closed or cancelled, the feeder
 and in-flight sends are cancelled and awaited before the generator returns.
@@ -20,22 +26,101 @@ from typing import Final
 
 from ._batching import BatchPlanner, Segment
 from ._errors import AuthenticationError
+from ._flow import ConcurrencyLimit
 from ._models import BulkResult, ErrorInfo, Outcome
 
-__all__ = ["run_pipeline"]
+__all__ = ["STOP_REASONS", "Operation", "run_pipeline"]
 
 logger: Final = logging.getLogger("groove_async")
 
 SendSegment = Callable[[Segment], Awaitable[None]]
 Validate = Callable[[object, int], str]
 
-_NOT_SENT_AUTH: Final = ErrorInfo(
-    "NOT_SENT", "Not sent: the operation stopped after an authentication failure"
-)
-_FAILED_AUTH: Final = ErrorInfo(
-    "AUTHENTICATION_FAILED",
-    "Sent, but the operation stopped after an authentication failure before an answer",
-)
+#: Why an operation stopped early -> (NOT_SENT info, FAILED info for items sent but unanswered).
+STOP_REASONS: Final[dict[str, tuple[ErrorInfo, ErrorInfo]]] = {
+    "stopped": (
+        ErrorInfo("NOT_SENT", "Not sent: the operation was stopped"),
+        ErrorInfo("STOPPED", "Sent, but the operation was stopped before an answer came"),
+    ),
+    "deadline": (
+        ErrorInfo("NOT_SENT", "Not sent: the operation's deadline passed"),
+        ErrorInfo("DEADLINE_EXCEEDED", "Sent, but the deadline passed before an answer came"),
+    ),
+    "auth": (
+        ErrorInfo("NOT_SENT", "Not sent: the operation stopped after an authentication failure"),
+        ErrorInfo(
+            "AUTHENTICATION_FAILED",
+            "Sent, but the operation stopped after an authentication failure before an answer",
+        ),
+    ),
+    "closed": (
+        ErrorInfo("NOT_SENT", "Not sent: the client was closed"),
+        ErrorInfo("CLIENT_CLOSED", "Sent, but the client was closed before an answer came"),
+    ),
+    "cancelled": (
+        ErrorInfo("NOT_SENT", "Not sent: the operation was cancelled"),
+        ErrorInfo("CANCELLED", "Sent, but the operation was cancelled before an answer came"),
+    ),
+}
+
+
+class Operation:
+    """What the sends of one bulk call, stream or coalesced batch share.
+
+    Attributes:
+        action: ``"add"`` or ``"delete"``.
+        abort: set once the operation stops early; sends check it before every attempt and
+            their waits wake on it.
+        reason: why it stopped (a key of :data:`STOP_REASONS`), else ``None``.
+        hard: whether in-flight sends are to be cancelled rather than finished.
+    """
+
+    __slots__ = ("_listeners", "abort", "action", "hard", "reason")
+
+    def __init__(self, action: str) -> None:
+        self.action = action
+        self.abort = asyncio.Event()
+        self.reason: str | None = None
+        self.hard = False
+        self._listeners: list[Callable[[], None]] = []
+
+    def stop(self, reason: str, *, hard: bool = False) -> None:
+        """Stop the operation (the first reason wins; a later hard stop still cancels)."""
+        if self.reason is None:
+            self.reason = reason
+        self.hard = self.hard or hard
+        self.abort.set()
+        for listener in self._listeners:
+            listener()
+
+    def on_stop(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` whenever :meth:`stop` is called."""
+        self._listeners.append(listener)
+
+    def infos(self) -> tuple[ErrorInfo, ErrorInfo]:
+        """(NOT_SENT info, FAILED info) for the items this stop leaves unanswered."""
+        return STOP_REASONS[self.reason or "cancelled"]
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``, waking early if the operation stops."""
+        if self.abort.is_set():
+            return
+        try:
+            async with asyncio.timeout(seconds):
+                await self.abort.wait()
+        except TimeoutError:
+            pass
+
+
+def settle_unanswered(segment: Segment, operation: Operation) -> None:
+    """Finish ``segment`` if it is not: NOT_SENT, or FAILED when an attempt went out."""
+    if segment.finished:
+        return
+    not_sent, failed = operation.infos()
+    if segment.attempted:
+        segment.finish_all(Outcome.FAILED, failed)
+    else:
+        segment.finish_all(Outcome.NOT_SENT, not_sent)
 
 
 class _State:
@@ -50,10 +135,10 @@ class _State:
 async def run_pipeline(
     inputs: Iterable[object] | AsyncIterable[object],
     *,
+    operation: Operation,
     planner: BatchPlanner,
     send: SendSegment,
-    concurrency: int,
-    abort: asyncio.Event,
+    limit: ConcurrencyLimit,
     validate: Validate | None = None,
     window: int | None = None,
     registry: set[asyncio.Task[None]] | None = None,
@@ -62,11 +147,11 @@ async def run_pipeline(
 
     Args:
         inputs: the caller's IDs (validated already, unless ``validate`` is given).
+        operation: the operation's shared state (stop reason, abort event).
         planner: cuts inputs into segments.
         send: sends one segment and finishes it; raises only ``AuthenticationError`` (which stops
             the whole operation) or ``CancelledError``.
-        concurrency: the most sends in flight.
-        abort: set when the operation must stop; sends check it before every attempt.
+        limit: the client-wide concurrency limit, one slot per send in flight.
         validate: checks each input as it is read (streams).
         window: the most segments read but not yet emitted; ``None`` for no limit.
         registry: a set the tasks are added to while they run (the client cancels them on close).
@@ -78,11 +163,11 @@ async def run_pipeline(
         Exception: whatever the caller's iterable raised, likewise after the inputs before it.
     """
     queue: deque[Segment] = deque()
-    slots = asyncio.Semaphore(concurrency)
-    wake = asyncio.Event()  # a segment finished, or feeding ended
+    wake = asyncio.Event()  # a segment finished, feeding ended, or the operation stopped
     drained = asyncio.Event()  # the consumer emitted a segment
     state = _State()
     tasks: set[asyncio.Task[None]] = set()
+    operation.on_stop(wake.set)
 
     def track(task: asyncio.Task[None]) -> None:
         tasks.add(task)
@@ -97,8 +182,10 @@ async def run_pipeline(
         except AuthenticationError as exc:
             if state.fatal is None:
                 state.fatal = exc
-            abort.set()
-            feeder.cancel()
+            operation.stop("auth")
+        except asyncio.CancelledError:
+            settle_unanswered(segment, operation)
+            raise
         except Exception as exc:
             # A bug, not a service failure: never let it strand the segment's inputs.
             logger.exception("groove_async: unexpected error while sending a batch")
@@ -107,14 +194,14 @@ async def run_pipeline(
                     Outcome.FAILED, ErrorInfo("CLIENT_ERROR", type(exc).__name__, str(exc))
                 )
         finally:
-            slots.release()
+            limit.release()
             if segment.finished:
                 planner.finished(segment)
             wake.set()
 
     async def schedule(segment: Segment) -> None:
         # Queued before any wait, so that a segment closed by the planner is never dropped:
-        # if the feeder is cancelled below, the segment is still there to be marked NOT_SENT.
+        # if the feeder is cancelled below, the segment is still there to be settled.
         queue.append(segment)
         if not segment.sent:  # nothing new: every input repeats an earlier one
             segment.finish([])
@@ -124,9 +211,9 @@ async def run_pipeline(
         while window is not None and len(queue) > window:
             drained.clear()
             await drained.wait()
-        await slots.acquire()
-        if abort.is_set():
-            slots.release()
+        await limit.acquire()
+        if operation.abort.is_set():
+            limit.release()
             return
         track(asyncio.create_task(run(segment), name=f"groove-batch-{segment.seq}"))
 
@@ -149,10 +236,12 @@ async def run_pipeline(
             if segment is not None:
                 await schedule(segment)
         except asyncio.CancelledError:
-            # Stopped (authentication failure or close): inputs already read still get results.
+            # Stopped: the inputs already read still get results.
             segment = planner.flush()
             if segment is not None:
                 queue.append(segment)
+            if operation.reason is None:  # cancelled from outside (the client closing)
+                operation.stop("cancelled")
             raise
         except Exception as exc:  # noqa: BLE001  (an invalid ID, or the caller's iterable failed:
             # re-raised to the caller once the inputs before it are answered)
@@ -169,7 +258,7 @@ async def run_pipeline(
     try:
         while True:
             wake.clear()
-            if state.fatal is not None:
+            if operation.reason is not None:
                 break
             if queue and queue[0].finished:
                 segment = queue.popleft()
@@ -179,17 +268,22 @@ async def run_pipeline(
             if not queue and state.feeding_done:
                 break
             await wake.wait()
-        if state.fatal is not None:
+        if operation.reason is not None:
+            # Stopped early: read nothing more, let in-flight sends finish (or cancel them for
+            # a hard stop), then answer every input read so far.
+            feeder.cancel()
+            if operation.hard:
+                for task in tuple(tasks):
+                    task.cancel()
             await _settle(tasks)
-            unfinished = [s for s in queue if not s.finished]
-            for segment in unfinished:
-                if segment.attempted:
-                    segment.finish_all(Outcome.FAILED, _FAILED_AUTH)
-                else:
-                    segment.finish_all(Outcome.NOT_SENT, _NOT_SENT_AUTH)
-            fatal = state.fatal
-            fatal.partial = BulkResult(r for s in queue for r in s.results or ())
-            raise fatal
+            for segment in queue:
+                settle_unanswered(segment, operation)
+            if state.fatal is not None:
+                fatal = state.fatal
+                fatal.partial = BulkResult(r for s in queue for r in s.results or ())
+                raise fatal
+            while queue:
+                yield queue.popleft()
         if state.input_error is not None:
             raise state.input_error
     finally:

@@ -112,9 +112,7 @@ def _is_loopback(host: str) -> bool:
     return host in _LOOPBACK_HOSTS or host.startswith("127.")
 
 
-def build_request(
-    base_url: str, namespace: str, action: Action, body: bytes, token: str
-) -> Request:
+def build_request(base_url: str, namespace: str, action: str, body: bytes, token: str) -> Request:
     """The POST for one batch (spec section 3)."""
     return Request(
         method="POST",

@@ -15,6 +15,7 @@ import attrs
 import tenacity
 
 from ._errors import BatchError, HTTPStatusError
+from ._flow import RetryBudget
 
 __all__ = ["GaveUp", "RetryPolicy", "is_transient", "retry_batch"]
 
@@ -53,6 +54,12 @@ class RetryPolicy:
         max_retry_after: the largest ``Retry-After`` honoured, in seconds. A server asking for a
             longer wait ends the batch as FAILED, saying so, instead of looking like a hang.
         wait: ``False`` skips the sleeping (tests); every decision stays the same.
+        budget_ratio: retries the client earns per batch sent, shared by all its batches: each
+            first attempt adds this many retry tokens to a bucket and each retry spends one.
+            When the bucket is empty a failing batch stops at once (FAILED, "retry budget
+            exhausted"), so an outage cannot turn into a retry storm. ``0`` allows only the
+            ``budget_burst``.
+        budget_burst: the bucket's size, and what it holds at the start.
     """
 
     attempts: int = attrs.field(default=5, validator=_at_least_one)
@@ -61,6 +68,8 @@ class RetryPolicy:
     wait_max: float = attrs.field(default=5.0, validator=_non_negative)
     max_retry_after: float = attrs.field(default=60.0, validator=_non_negative)
     wait: bool = True
+    budget_ratio: float = attrs.field(default=0.5, validator=_non_negative)
+    budget_burst: float = attrs.field(default=20.0, validator=_non_negative)
 
     def without_waiting(self) -> RetryPolicy:
         """The same policy without sleeping between attempts: for tests."""
@@ -101,6 +110,7 @@ async def retry_batch(
     *,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     before_sleep: Callable[[BatchError, float, int], None] | None = None,
+    budget: RetryBudget | None = None,
 ) -> T:
     """Run ``attempt`` until it succeeds, fails for good, or the policy is spent.
 
@@ -109,6 +119,7 @@ async def retry_batch(
         policy: the retry policy.
         sleep: how to wait between attempts (the client passes one that wakes early on abort).
         before_sleep: called with (error, delay, attempt number) before each wait.
+        budget: the client's shared retry budget; ``None`` for none.
 
     Returns:
         What ``attempt`` returned.
@@ -142,10 +153,15 @@ async def retry_batch(
             if isinstance(exc, BatchError):
                 before_sleep(exc, state.upcoming_sleep, state.attempt_number)
 
+    out_of_budget = _OutOfBudget(budget)
+
     retrying = tenacity.AsyncRetrying(
         retry=tenacity.retry_if_exception(retryable),
-        stop=tenacity.stop_after_attempt(policy.attempts)
-        | tenacity.stop_before_delay(policy.timeout),
+        stop=tenacity.stop_any(
+            tenacity.stop_after_attempt(policy.attempts),
+            tenacity.stop_before_delay(policy.timeout),
+            out_of_budget,
+        ),
         wait=wait,
         sleep=do_sleep,
         before_sleep=announce,
@@ -156,6 +172,8 @@ async def retry_batch(
     async def counted() -> T:
         nonlocal tries
         tries += 1
+        if tries == 1 and budget is not None:
+            budget.deposit()
         return await attempt()
 
     try:
@@ -163,7 +181,31 @@ async def retry_batch(
     except BatchError as exc:
         if not is_transient(exc):
             raise
-        raise GaveUp(exc, tries, _why_stopped(exc, tries, policy)) from exc
+        reason = (
+            f"gave up after {tries} attempt{'s' if tries != 1 else ''}: "
+            "the client's retry budget is exhausted"
+            if out_of_budget.spent
+            else _why_stopped(exc, tries, policy)
+        )
+        raise GaveUp(exc, tries, reason) from exc
+
+
+class _OutOfBudget(tenacity.stop.stop_base):
+    """Stops when the shared retry budget is empty.
+
+    Listed last in ``stop_any``, so it is asked only when neither attempts nor time stopped the
+    batch: a token is spent only for a retry that really happens.
+    """
+
+    def __init__(self, budget: RetryBudget | None) -> None:
+        self.budget = budget
+        self.spent = False
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        if self.budget is None or self.budget.withdraw():
+            return False
+        self.spent = True
+        return True
 
 
 def _why_stopped(exc: BatchError, attempts: int, policy: RetryPolicy) -> str:

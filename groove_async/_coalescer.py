@@ -1,0 +1,139 @@
+"""DataLoader-style front end: many single ``add_track`` calls become 100-ID batches.
+
+Calls from any number of tasks are appended to a buffer; the buffer is sent as one batch when it
+holds ``batch_size`` IDs or when the linger window (a few milliseconds) after its first ID ends.
+The buffer is swapped for a new one *before* anything awaits, so no call is ever lost or sent
+twice (the boto3 BatchWriter trap).
+
+Each caller awaits its own future through :func:`asyncio.shield`: cancelling one caller does not
+cancel the batch, and its ID still reaches the service and the result still reaches every other
+caller of the same ID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from ._errors import AuthenticationError
+from ._models import BulkResult, TrackResult
+
+__all__ = ["Coalescer", "SendBatch"]
+
+#: Sends IDs as one batch; returns one result per ID, and the authentication failure, if any,
+#: that stopped it (the results are then NOT_SENT).
+SendBatch = Callable[[list[str]], Awaitable[tuple[list[TrackResult], AuthenticationError | None]]]
+
+
+def _retrieve(future: asyncio.Future[TrackResult]) -> None:
+    # A caller that was cancelled never awaits its future again: mark any exception as seen so
+    # asyncio does not log "exception was never retrieved".
+    if not future.cancelled():
+        future.exception()
+
+
+class Coalescer:
+    """Gathers single IDs into batches for one action.
+
+    Args:
+        send_batch: sends one batch (through the client's limit, retries and token).
+        batch_size: the most IDs per batch.
+        linger: seconds to wait for more IDs after the first one of a batch.
+        registry: a set the batch tasks are added to while they run.
+    """
+
+    __slots__ = (
+        "_batch_size",
+        "_inflight",
+        "_linger",
+        "_pending",
+        "_registry",
+        "_send_batch",
+        "_timer",
+    )
+
+    def __init__(
+        self,
+        send_batch: SendBatch,
+        *,
+        batch_size: int,
+        linger: float,
+        registry: set[asyncio.Task[None]],
+    ) -> None:
+        self._send_batch = send_batch
+        self._batch_size = batch_size
+        self._linger = linger
+        self._registry = registry
+        self._pending: list[tuple[str, asyncio.Future[TrackResult]]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._inflight: set[asyncio.Task[None]] = set()
+
+    @property
+    def waiting(self) -> int:
+        """IDs buffered and not yet sent."""
+        return len(self._pending)
+
+    async def submit(self, track_id: str) -> TrackResult:
+        """Queue one ID and wait for its result.
+
+        Raises:
+            AuthenticationError: the batch's token was refused and could not be refreshed; each
+                caller gets its own exception, whose ``partial`` holds its own result.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[TrackResult] = loop.create_future()
+        future.add_done_callback(_retrieve)
+        self._pending.append((track_id, future))
+        if len(self._pending) >= self._batch_size:
+            self.flush()
+        elif self._timer is None:
+            self._timer = loop.call_later(self._linger, self.flush)
+        return await asyncio.shield(future)
+
+    def flush(self) -> None:
+        """Send what is buffered now, as one batch."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        task = asyncio.get_running_loop().create_task(self._run(batch), name="groove-coalesced")
+        for tasks in (self._inflight, self._registry):
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+    async def drain(self) -> None:
+        """Send what is buffered and wait until every batch in flight has answered its callers."""
+        self.flush()
+        while self._inflight:
+            await asyncio.wait(set(self._inflight))
+
+    async def _run(self, batch: list[tuple[str, asyncio.Future[TrackResult]]]) -> None:
+        try:
+            results, error = await self._send_batch([track_id for track_id, _ in batch])
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.cancel()
+            raise
+        except Exception as exc:  # a bug: answer the callers rather than leave them hanging
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            raise
+        for (_, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if error is None:
+                future.set_result(result)
+            else:
+                # Each caller gets its own exception object: one instance shared by many
+                # awaiting tasks would collect all their tracebacks.
+                future.set_exception(
+                    AuthenticationError(
+                        str(error),
+                        status=error.status,
+                        code=error.code,
+                        partial=BulkResult([result]),
+                    )
+                )
