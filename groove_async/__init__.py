@@ -17,6 +17,7 @@ from ._errors import (
     ResultMismatchError,
     TransportError,
 )
+from ._events import BatchFinished, BatchStarted, ProgressEvent, RetryScheduled, Throttled
 from ._models import BulkResult, ErrorInfo, Outcome, TrackResult
 from ._retry import RetryPolicy
 
@@ -29,6 +30,8 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "AuthenticationError",
     "BatchError",
+    "BatchFinished",
+    "BatchStarted",
     "BulkResult",
     "DecodeError",
     "ErrorInfo",
@@ -36,8 +39,11 @@ __all__ = [
     "GrooveError",
     "HTTPStatusError",
     "Outcome",
+    "ProgressEvent",
     "ResultMismatchError",
     "RetryPolicy",
+    "RetryScheduled",
+    "Throttled",
     "TrackResult",
     "TransportError",
     "__version__",

@@ -64,7 +64,7 @@ class ConcurrencyLimit:
                 # The slot was handed to us just as we were cancelled: pass it on.
                 self._in_flight -= 1
                 self._wake()
-            else:
+            elif waiter in self._waiters:  # _wake() drops cancelled waiters itself
                 self._waiters.remove(waiter)
             raise
 
