@@ -33,8 +33,10 @@ async def main() -> None:
             result = await groove.add_tracks(ids)
         elapsed = time.perf_counter() - started
         posts = sum(1 for r in server.requests if r.path.endswith("/add"))
-        print(f"Imported {len(ids):,} IDs in {elapsed:.2f}s with {posts} POSTs "
-              f"(including retries of injected 503/429 faults)")
+        print(
+            f"Imported {len(ids):,} IDs in {elapsed:.2f}s with {posts} POSTs "
+            f"(including retries of injected 503/429 faults)"
+        )
         for outcome, count in result.counts().items():
             print(f"  {outcome.value:<10} {count:>6,}")
         rejected = result.rejected[0] if result.rejected else None

@@ -1,0 +1,132 @@
+"""ID shapes of the Groove catalog and of user collections (spec sections 3.1 and 7).
+
+The emulator is an independent implementation of the server side: nothing here comes from the
+client's modules, so a bug shared by both sides of a codec cannot hide.
+
+* A catalog track ID is ``music.`` + an upper-case GUID ``XXXXXXXX-0100-11DB-89CA-0019B92A3933``;
+  artists use ``-0200-`` and the documentation's "random, invalid" IDs are lower-case v4 GUIDs.
+* The service normalises an input ID before echoing it as ``InputId``: when the part after
+  ``music.`` is a GUID it is upper-cased, anything else comes back unchanged (spec section 3.1).
+* A collection track ID is ``music.`` + URL-safe base64 without padding of 25 bytes:
+  ``01 04 1F``, 16 random bytes, the catalog GUID's first 4 bytes reversed, ``00 01``.
+"""
+
+from __future__ import annotations
+
+import binascii
+import random
+import re
+from typing import Final
+
+__all__ = [
+    "COLLECTION_ID_LENGTH",
+    "NAMESPACE",
+    "catalog_track_id",
+    "is_documented_track_id",
+    "mint_collection_id",
+    "normalise_id",
+]
+
+NAMESPACE: Final = "music"
+"""The only namespace of the service (spec section 1)."""
+
+_PREFIX: Final = "music."
+_PREFIX_LEN: Final = len(_PREFIX)
+_GUID_LEN: Final = 36
+
+_GUID_RE: Final = re.compile(
+    r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+)
+# Applied to normalised IDs only, so the GUID is already upper-case (spec section 7).
+_TRACK_ID_RE: Final = re.compile(r"music\.[0-9A-F]{8}-0100-11DB-89CA-0019B92A3933")
+
+_COLLECTION_HEAD: Final = b"\x01\x04\x1f"
+_COLLECTION_TAIL: Final = b"\x00\x01"
+_NO_GUID: Final = b"\x00\x00\x00\x00"
+_URL_SAFE: Final = bytes.maketrans(b"+/", b"-_")
+
+COLLECTION_ID_LENGTH: Final = 25
+"""Bytes in a decoded collection track ID (spec section 7)."""
+
+
+def normalise_id(raw: str) -> str:
+    """Return an input ID the way the service echoes it in ``InputId`` (spec section 3.1).
+
+    Args:
+        raw: an ID as the client sent it.
+
+    Returns:
+        ``raw`` with the part after ``music.`` upper-cased when that part is a GUID, else ``raw``
+        unchanged (collection IDs are case-sensitive base64 and are never touched).
+    """
+    if (
+        len(raw) == _PREFIX_LEN + _GUID_LEN
+        and raw.startswith(_PREFIX)
+        and _GUID_RE.fullmatch(raw, _PREFIX_LEN)
+    ):
+        return _PREFIX + raw[_PREFIX_LEN:].upper()
+    return raw
+
+
+def catalog_track_id(n: int) -> str:
+    """Return the ``n``-th catalog track ID of the documented shape (spec section 7).
+
+    With the default catalog of :class:`~groove_async.testing.FakeGrooveServer` every such ID
+    exists, which makes this the easy way to produce valid test data::
+
+        ids = [catalog_track_id(i) for i in range(250)]
+
+    Args:
+        n: a number from 0 to 2**32 - 1; it becomes the first 8 hex digits of the GUID.
+
+    Returns:
+        ``music.{n:08X}-0100-11DB-89CA-0019B92A3933``.
+
+    Raises:
+        ValueError: ``n`` does not fit in 32 bits.
+    """
+    if not 0 <= n <= 0xFFFFFFFF:
+        raise ValueError(f"n must be between 0 and 2**32 - 1, got {n}")
+    return f"music.{n:08X}-0100-11DB-89CA-0019B92A3933"
+
+
+def is_documented_track_id(normalised: str) -> bool:
+    """Tell whether a normalised ID has the documented catalog track shape (spec section 7).
+
+    Args:
+        normalised: an ID as returned by :func:`normalise_id`.
+
+    Returns:
+        True for ``music.XXXXXXXX-0100-11DB-89CA-0019B92A3933``; False for artists (``-0200-``),
+        random GUIDs and anything else.
+    """
+    return _TRACK_ID_RE.fullmatch(normalised) is not None
+
+
+def mint_collection_id(rng: random.Random, catalog_id: str) -> str:
+    """Mint a new collection track ID for a catalog ID (spec section 7).
+
+    Args:
+        rng: the server's seeded generator; it supplies the 16 random bytes, so a given seed and
+            request sequence always mints the same IDs.
+        catalog_id: the normalised catalog ID being added. When it is not ``music.`` + GUID (a
+            custom catalog may hold any string) the 4 GUID bytes are zeros.
+
+    Returns:
+        ``music.`` + URL-safe base64 without padding of the 25-byte layout
+        ``01 04 1F | 16 random bytes | GUID bytes 0-3 reversed | 00 01``.
+    """
+    if catalog_id.startswith(_PREFIX) and _GUID_RE.fullmatch(catalog_id, _PREFIX_LEN):
+        # The GUID's first 4 bytes (its first 8 hex digits, big-endian) reversed.
+        guid_head = int(catalog_id[_PREFIX_LEN : _PREFIX_LEN + 8], 16).to_bytes(4, "little")
+    else:
+        guid_head = _NO_GUID
+    raw = (
+        _COLLECTION_HEAD
+        + rng.getrandbits(128).to_bytes(16, "little")  # what Random.randbytes(16) does
+        + guid_head
+        + _COLLECTION_TAIL
+    )
+    # 25 bytes -> 36 base64 characters whose last 2 are "=" padding.
+    encoded = binascii.b2a_base64(raw, newline=False).translate(_URL_SAFE)[:-2]
+    return _PREFIX + encoded.decode("ascii")
