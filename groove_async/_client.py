@@ -16,7 +16,7 @@ from collections.abc import (
 )
 from contextlib import aclosing
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, Self
+from typing import TYPE_CHECKING, Final, Literal, Self
 
 from ._auth import TokenProvider, TokenSource
 from ._batching import MAX_BATCH_SIZE, BatchPlanner, IdValidator, Segment, merge
@@ -91,6 +91,9 @@ class GrooveClient:
         linger: seconds :meth:`add_track` waits for more calls before sending a partial batch.
         on_event: called with each :mod:`progress event <groove_async.BatchStarted>`; must be
             quick and not raise.
+        wire_format: ``"json"`` (the default) or ``"xml"``: the encoding of request bodies, and
+            the one asked for in ``Accept`` (spec section 6). Responses are read in whichever of
+            the two the server sends.
 
     Raises:
         TypeError, ValueError: an argument is of the wrong type or out of range.
@@ -110,6 +113,7 @@ class GrooveClient:
         allow_insecure_http: bool = False,
         linger: float = DEFAULT_LINGER,
         on_event: EventCallback | None = None,
+        wire_format: Literal["json", "xml"] = "json",
     ) -> None:
         self._auth = TokenSource(token)
         self._base_url = validate_base_url(base_url, allow_insecure_http=allow_insecure_http)
@@ -123,6 +127,9 @@ class GrooveClient:
         self._retry = retry
         _check_seconds("timeout", timeout, allow_zero=False)
         _check_seconds("linger", linger, allow_zero=True)
+        if wire_format not in ("json", "xml"):
+            raise ValueError(f"wire_format must be 'json' or 'xml', got {wire_format!r:.40}")
+        self._wire_format: Literal["json", "xml"] = wire_format
         if on_event is not None and not callable(on_event):
             raise TypeError("on_event must be a callable taking one event")
         self._on_event = on_event
@@ -172,6 +179,11 @@ class GrooveClient:
     def concurrency(self) -> int:
         """The current concurrency limit: ``max_concurrency``, or less after throttling."""
         return self._limit.limit
+
+    @property
+    def wire_format(self) -> Literal["json", "xml"]:
+        """The encoding of request bodies and the one asked for: ``"json"`` or ``"xml"``."""
+        return self._wire_format
 
     @property
     def batch_size(self) -> int:
@@ -479,7 +491,7 @@ class GrooveClient:
             AuthenticationError: a 401 that a refresh could not cure (the segment is finished
                 first, NOT_SENT).
         """
-        body = encode_request(segment.sent)
+        body = encode_request(segment.sent, self._wire_format)
         used: list[str] = []
         attempts = 0
         events = self._on_event is not None
@@ -494,7 +506,9 @@ class GrooveClient:
                 raise _Aborted
             token = await self._auth.get()
             used.append(token)
-            request = build_request(self._base_url, self._namespace, operation.action, body, token)
+            request = build_request(
+                self._base_url, self._namespace, operation.action, body, token, self._wire_format
+            )
             segment.attempted = True
             attempts += 1
             status, headers, payload = await self._transport.send(request)

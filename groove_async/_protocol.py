@@ -17,7 +17,7 @@ import attrs
 
 from ._errors import BatchError, HTTPStatusError
 from ._models import ErrorInfo
-from ._wire import JSON_CONTENT_TYPE, WireResponse, decode_error_body, decode_response
+from ._wire import WireFormat, WireResponse, decode_error_body, decode_response, media_type
 
 __all__ = [
     "NON_REFRESHABLE_401_CODES",
@@ -112,15 +112,30 @@ def _is_loopback(host: str) -> bool:
     return host in _LOOPBACK_HOSTS or host.startswith("127.")
 
 
-def build_request(base_url: str, namespace: str, action: str, body: bytes, token: str) -> Request:
-    """The POST for one batch (spec section 3)."""
+def build_request(
+    base_url: str,
+    namespace: str,
+    action: str,
+    body: bytes,
+    token: str,
+    wire_format: WireFormat = "json",
+) -> Request:
+    """The POST for one batch (spec section 3), in JSON or XML (spec section 6).
+
+    ``body`` must already be encoded in ``wire_format``: the request declares it in
+    ``Content-Type`` and asks for the same format with ``Accept``.
+
+    Raises:
+        ValueError: an unknown ``wire_format``.
+    """
+    content_type = media_type(wire_format)
     return Request(
         method="POST",
         url=f"{base_url}/1/content/{namespace}/collection/{action}",
         headers={
             "Authorization": f"Bearer {token}",
-            "Content-Type": JSON_CONTENT_TYPE,
-            "Accept": JSON_CONTENT_TYPE,
+            "Content-Type": content_type,
+            "Accept": content_type,
         },
         body=body,
     )
@@ -129,14 +144,19 @@ def build_request(base_url: str, namespace: str, action: str, body: bytes, token
 def read_response(status: int, headers: Mapping[str, str], body: bytes) -> WireResponse:
     """Turn a response into a decoded TrackActionResponse, or raise what it means.
 
+    The body is read as JSON or XML according to its ``Content-Type`` (or, when that says
+    neither, its first byte), whatever format the request asked for: a server that ignores
+    ``Accept`` is still understood.
+
     Raises:
         UnauthorizedResponse: a 401 (the caller decides about refreshing).
         HTTPStatusError: any other non-200 status; ``transient`` is set from the status table.
         DecodeError: a 200 whose body is not a readable TrackActionResponse (transient).
     """
+    content_type = _header(headers, "Content-Type")
     if status == 200:
-        return decode_response(body)
-    error = decode_error_body(body)
+        return decode_response(body, content_type=content_type)
+    error = decode_error_body(body, content_type)
     code = error.code if error else None
     if status == 401:
         raise UnauthorizedResponse(code)
@@ -145,9 +165,20 @@ def read_response(status: int, headers: Mapping[str, str], body: bytes) -> WireR
         code,
         error.description if error else None,
         error.message if error else None,
-        retry_after=parse_retry_after(headers.get("Retry-After")),
+        retry_after=parse_retry_after(_header(headers, "Retry-After")),
         transient=status in TRANSIENT_STATUSES,
     )
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header's value; names are case-insensitive (aiohttp's mapping is, a plain dict is not)."""
+    value = headers.get(name)
+    if value is None:
+        wanted = name.lower()
+        for key, candidate in headers.items():
+            if key.lower() == wanted:
+                return candidate
+    return value
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

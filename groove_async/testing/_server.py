@@ -3,11 +3,14 @@
 It implements the server side of ``/work/shared/spec/groove-collection-api.md`` independently of
 the client (nothing is imported from the client's modules), so a codec bug shared by both sides
 cannot hide. Responses are built as plain dicts with the wire names and encoded in one function,
-:func:`_render`, the place where an XML encoder (spec section 6) slots in.
+:func:`_encode_body`, as JSON or, when the request asks for it, as XML (spec section 6, written by
+the emulator's own :mod:`._xml`). Request bodies are read in one place, :func:`_parse_track_ids`,
+in either format.
 
 The request path is kept short on purpose (the benchmarks push thousands of requests per second
 through it): precompiled regexes, stdlib :mod:`json`, constant error bodies built once per
-server, no logging; the request log is a bounded deque of small frozen records.
+server, no logging; the request log is a bounded deque of small frozen records. The XML paths
+cost nothing to JSON requests beyond a look at ``Accept`` and the body's first byte.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from aiohttp import web
 
 from ._catalog import NAMESPACE, is_documented_track_id, mint_collection_id, normalise_id
 from ._faults import POST_PROCESSING_FAULTS, FaultPlan, ScriptedResponse
+from ._xml import XML_CONTENT_TYPE, XmlRequestError, encode_xml, read_track_ids
 
 __all__ = ["FakeGrooveServer", "RequestRecord"]
 
@@ -63,6 +67,10 @@ _GATEWAY_504_PAGE: Final = (
     b"upstream server.</p></body></html>\n"
 )
 _NON_JSON_BODY: Final = b"OK"
+
+_UTF8_BOM: Final = b"\xef\xbb\xbf"
+_XML_MEDIA_TYPES: Final = frozenset({"application/xml", "text/xml"})
+_JSON_MEDIA_TYPES: Final = frozenset({"application/json", "text/json"})
 
 
 @attrs.frozen
@@ -205,10 +213,17 @@ class _Bodies:
         )
 
 
-def _parse_track_ids(body: bytes) -> tuple[list[str] | None, str | None]:
-    """Read a TrackActionRequest: ``(ids, None)``, or ``(ids or None, problem)``."""
-    if not body.strip():
+def _parse_track_ids(body: bytes, content_type: str = "") -> tuple[list[str] | None, str | None]:
+    """Read a TrackActionRequest: ``(ids, None)``, or ``(ids or None, problem)``.
+
+    XML (spec section 6) when the ``Content-Type`` says so or the body starts with ``<``; JSON
+    otherwise.
+    """
+    stripped = body.strip()
+    if not stripped:
         return None, _MISSING
+    if "xml" in content_type.lower() or _looks_like_xml(stripped):
+        return _parse_xml_track_ids(body)
     try:
         # json.loads on bytes accepts UTF-8 with or without a BOM (spec section 1).
         data = json.loads(body)
@@ -226,12 +241,56 @@ def _parse_track_ids(body: bytes) -> tuple[list[str] | None, str | None]:
     return ids, None
 
 
-def _encode_body(type_name: str, payload: Mapping[str, Any]) -> tuple[bytes, str]:
+def _looks_like_xml(stripped: bytes) -> bool:
+    if stripped.startswith(_UTF8_BOM):  # spec section 1: a body may start with a BOM
+        stripped = stripped[len(_UTF8_BOM) :].lstrip()
+    return stripped.startswith(b"<")
+
+
+def _parse_xml_track_ids(body: bytes) -> tuple[list[str] | None, str | None]:
+    try:
+        ids = read_track_ids(body)
+    except XmlRequestError:
+        return None, _INVALID
+    if ids is None:
+        return None, _MISSING
+    if not ids:
+        return ids, _MISSING
+    return ids, None
+
+
+def _wants_xml(request: web.Request) -> bool:
+    """Whether to answer in XML (spec section 1): ``?contentType=xml``, or ``Accept`` asks for it.
+
+    ``contentType`` (for clients that cannot set headers) wins over ``Accept``. In ``Accept``
+    the first JSON or XML media type listed decides; quality values are not weighed.
+    """
+    if request.query_string:
+        wanted = request.query.get("contentType")
+        if wanted is not None:
+            return wanted.lower() == "xml"
+    accept = request.headers.get("Accept")
+    if not accept or "xml" not in accept:
+        return False
+    for part in accept.split(","):
+        media = part.partition(";")[0].strip().lower()
+        if media in _XML_MEDIA_TYPES:
+            return True
+        if media in _JSON_MEDIA_TYPES:
+            return False
+    return False
+
+
+def _encode_body(
+    type_name: str, payload: Mapping[str, Any], *, xml: bool = False
+) -> tuple[bytes, str]:
     """Encode a response object; returns ``(body, content type)``.
 
     ``type_name`` is the object's type (``TrackActionResponse``, ``UserProfileResponse``), the
-    root element an XML encoder (spec section 6) needs; JSON does not use it.
+    root element of the XML form (spec section 6); JSON does not use it.
     """
+    if xml:
+        return encode_xml(type_name, payload), XML_CONTENT_TYPE
     try:
         return _encode_json(payload).encode("utf-8"), _JSON_CONTENT_TYPE
     except UnicodeEncodeError:  # a lone surrogate sent as "\ud800" comes back escaped
@@ -243,9 +302,11 @@ def _render(
     type_name: str,
     payload: Mapping[str, Any],
     headers: Mapping[str, str] | None = None,
+    *,
+    xml: bool = False,
 ) -> web.Response:
-    """Build the HTTP response for a payload dict: the one place that picks the wire format."""
-    body, content_type = _encode_body(type_name, payload)
+    """Build the HTTP response for a payload dict, in JSON or (``xml``) XML."""
+    body, content_type = _encode_body(type_name, payload, xml=xml)
     all_headers = {"Content-Type": content_type}
     if headers:
         all_headers.update(headers)
@@ -272,7 +333,14 @@ class FakeGrooveServer:
 
     Endpoints (spec section 3): ``POST /1/content/{namespace}/collection/add`` and
     ``/collection/delete`` (action matched case-insensitively), and
-    ``GET /1/user/{namespace}/profile``. JSON only for now.
+    ``GET /1/user/{namespace}/profile``.
+
+    JSON by default; XML (spec section 6) when the request sends ``Accept: application/xml``
+    (or ``text/xml``) or the query holds ``contentType=xml``, for every answer the emulator
+    builds, whole-request errors (401, 400, fault bodies) included. Request bodies are read as
+    XML when their ``Content-Type`` says XML or they start with ``<``, with ``TrackIds`` items in
+    either form (``d2p1:string`` as documented, or ``TrackId`` as the SDKs wrote them) and root
+    in the platform namespace or the later SDK's. Scripted responses are sent exactly as given.
 
     Each token is one user with its own collection. With the default catalog every ID of the
     documented track shape ``music.XXXXXXXX-0100-11DB-89CA-0019B92A3933`` exists (see
@@ -566,7 +634,7 @@ class FakeGrooveServer:
 
         Whole-request errors never change the state (spec section 3.1).
         """
-        ids, problem = _parse_track_ids(body)
+        ids, problem = _parse_track_ids(body, request.headers.get("Content-Type", ""))
         bodies = self._bodies
         # The namespace is part of the path, checked before the user (spec section 1).
         if request.match_info["namespace"] != NAMESPACE:
@@ -666,6 +734,7 @@ class FakeGrooveServer:
         body = await request.read()
         if self._script:
             return await self._serve_scripted(request, body, arrived)
+        xml = _wants_xml(request)
         plan = self._faults
         # Decide at arrival, so the draws follow the order requests came in.
         fault = plan.roll(self._rng)
@@ -673,21 +742,21 @@ class FakeGrooveServer:
         if delay > 0.0:
             await asyncio.sleep(delay)
         if fault is not None and fault not in POST_PROCESSING_FAULTS:
-            status, response = self._pre_processing_fault(request, fault, plan)
-            ids, _ = _parse_track_ids(body)
+            status, response = self._pre_processing_fault(request, fault, plan, xml)
+            ids, _ = _parse_track_ids(body, request.headers.get("Content-Type", ""))
             self._record(request, status, ids, arrived, fault, self._authenticate(request)[1])
             return response
         status, payload, ids, label = self._process(request, body)
         if fault is None or status != 200:
-            response = _render(status, "TrackActionResponse", payload)
+            response = _render(status, "TrackActionResponse", payload, xml=xml)
             fault = None
         else:
-            response = self._post_processing_fault(fault, payload)
+            response = self._post_processing_fault(fault, payload, xml)
         self._record(request, status, ids, arrived, fault, label)
         return response
 
     def _pre_processing_fault(
-        self, request: web.Request, fault: str, plan: FaultPlan
+        self, request: web.Request, fault: str, plan: FaultPlan, xml: bool
     ) -> tuple[int | None, web.Response]:
         """A failure before the collection saw the request (state unchanged)."""
         bodies = self._bodies
@@ -696,13 +765,15 @@ class FakeGrooveServer:
         if fault == "429":
             retry_after = plan.retry_after_header(time.time())
             headers = {"Retry-After": retry_after} if retry_after is not None else None
-            return 429, _render(429, "TrackActionResponse", bodies.too_many_requests, headers)
+            return 429, _render(
+                429, "TrackActionResponse", bodies.too_many_requests, headers, xml=xml
+            )
         if fault == "409":
-            return 409, _render(409, "TrackActionResponse", bodies.conflict)
+            return 409, _render(409, "TrackActionResponse", bodies.conflict, xml=xml)
         if fault == "500":
-            return 500, _render(500, "TrackActionResponse", bodies.internal)
+            return 500, _render(500, "TrackActionResponse", bodies.internal, xml=xml)
         if fault == "502":
-            return 502, _render(502, "TrackActionResponse", bodies.catalog_unavailable)
+            return 502, _render(502, "TrackActionResponse", bodies.catalog_unavailable, xml=xml)
         if fault == "503":
             retry_after = plan.retry_after_header(time.time())
             headers = {"Retry-After": retry_after} if retry_after is not None else {}
@@ -714,17 +785,22 @@ class FakeGrooveServer:
         page = {"Content-Type": _HTML_CONTENT_TYPE}
         return 502, web.Response(status=502, body=_PROXY_502_PAGE, headers=page)
 
-    def _post_processing_fault(self, fault: str, payload: dict[str, Any]) -> web.Response:
+    def _post_processing_fault(
+        self, fault: str, payload: dict[str, Any], xml: bool
+    ) -> web.Response:
         """A 200 whose answer is damaged after the request was processed."""
         if fault == "missing_item":
             results = list(payload["TrackActionResults"])
             del results[self._rng.randrange(len(results))]
-            return _render(200, "TrackActionResponse", {**payload, "TrackActionResults": results})
+            return _render(
+                200, "TrackActionResponse", {**payload, "TrackActionResults": results}, xml=xml
+            )
         if fault == "truncated":
-            body, content_type = _encode_body("TrackActionResponse", payload)
+            body, content_type = _encode_body("TrackActionResponse", payload, xml=xml)
             body = body[: len(body) // 2]
-        else:  # "non_json": labelled JSON, but is not
-            body, content_type = _NON_JSON_BODY, _JSON_CONTENT_TYPE
+        else:  # "non_json": labelled JSON (or XML), but is not
+            body = _NON_JSON_BODY
+            content_type = XML_CONTENT_TYPE if xml else _JSON_CONTENT_TYPE
         return web.Response(status=200, body=body, headers={"Content-Type": content_type})
 
     async def _serve_scripted(
@@ -736,7 +812,7 @@ class FakeGrooveServer:
             # client.
             _, _, ids, label = self._process(request, body)
         else:
-            ids = _parse_track_ids(body)[0]
+            ids = _parse_track_ids(body, request.headers.get("Content-Type", ""))[0]
             label = self._authenticate(request)[1]
         if scripted.delay > 0.0:
             await asyncio.sleep(scripted.delay)
@@ -784,7 +860,7 @@ class FakeGrooveServer:
             }
         self._record(request, status, None, arrived, None, label)
         type_name = "UserProfileResponse" if status == 200 else "ErrorResponse"
-        return _render(status, type_name, payload)
+        return _render(status, type_name, payload, xml=_wants_xml(request))
 
 
 def _catalog_predicate(

@@ -1,0 +1,115 @@
+"""How ``add`` / ``delete`` read their input: lines, comments, CSV, encodings, ID checks."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from groove_async._batching import IdValidator
+from groove_async.cli import (
+    _id_problem,
+    _Input,
+    _Inputs,
+    _ListSource,
+    _Parser,
+    _Splitter,
+    _StreamSource,
+)
+
+
+def parse(*lines: str) -> list[_Input]:
+    parser = _Parser()
+    return [item for line in lines if (item := parser.feed(line)) is not None]
+
+
+def test_one_id_per_line_with_blanks_and_comments() -> None:
+    assert parse("# header", "", "  music.a  ", "\t", "   # indented", "music.b\r", "music.#c") == [
+        (0, "music.a", 3, None),
+        (1, "music.b", 6, None),
+        (2, "music.#c", 7, None),  # '#' inside an ID is part of it
+    ]
+
+
+def test_invalid_lines_keep_their_position() -> None:
+    items = parse("music.a", "music.has space", "spotify:x", "music.", "music.b")
+
+    assert [(i.position, i.track_id) for i in items] == [
+        (0, "music.a"),
+        (1, "music.has space"),
+        (2, "spotify:x"),
+        (3, "music."),
+        (4, "music.b"),
+    ]
+    assert [i.problem is None for i in items] == [True, False, False, False, True]
+
+
+def test_csv_header_with_an_id_column() -> None:
+    assert parse("Title,Id", '"a, b",music.x', "no id here", ",", "t, music.y ") == [
+        (0, "music.x", 2, None),
+        (1, "", 3, "this CSV row has no 'id' column"),
+        (2, "music.y", 5, None),
+    ]
+    assert parse("id", "music.x") == [(0, "music.x", 2, None)]  # a one-column CSV
+
+
+def test_a_first_line_with_commas_but_no_id_column_is_data() -> None:
+    items = parse("music.a,music.b", "music.c")
+
+    assert [item[1] for item in items] == ["music.a,music.b", "music.c"]
+
+
+def test_splitter_decodes_lines_across_chunks() -> None:
+    splitter = _Splitter()
+    assert splitter.feed("\ufeffmusic.a\nmus".encode()) == ["music.a"]
+    assert splitter.feed(b"ic.b\n\xff\n") == ["music.b", "\ufffd"]
+    assert splitter.feed(b"music.c") == []
+    assert splitter.feed(b"") == ["music.c"]  # the end: the last line needs no newline
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=40).map(lambda s: "music." + s))
+def test_the_id_check_matches_the_clients(candidate: str) -> None:
+    validator = IdValidator("music")
+    try:
+        validator.check(candidate, 0)
+        accepted = True
+    except (TypeError, ValueError):
+        accepted = False
+    assert (_id_problem(candidate) is None) == accepted
+
+
+def test_the_id_check_explains() -> None:
+    assert _id_problem("music.a") is None
+    assert _id_problem("") == "empty ID"
+    assert "music.<id>" in (_id_problem("spotify:1") or "")
+    assert "1,024" in (_id_problem("music." + "a" * 1019) or "")
+    assert _id_problem("music." + "a" * 1018) is None
+    assert "printable ASCII" in (_id_problem("music.é") or "")
+
+
+async def test_inputs_from_memory() -> None:
+    items = [item async for item in _Inputs(_ListSource(["music.a", "# c", "music.b"], chunk=1))]
+
+    assert [item.track_id for item in items] == ["music.a", "music.b"]
+
+
+async def test_inputs_from_a_pipe_read_by_a_thread() -> None:
+    read_end, write_end = os.pipe()
+    lines = [f"music.{n}" for n in range(20_000)]
+
+    def produce() -> None:
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write("\n".join(lines).encode())
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    source = _StreamSource(read_end, os.fdopen(read_end, "rb"))
+    try:
+        items = [item.track_id async for item in _Inputs(source)]
+    finally:
+        source.close()
+        producer.join()
+
+    assert items == lines
