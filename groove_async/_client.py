@@ -16,10 +16,10 @@ from collections.abc import (
 )
 from contextlib import aclosing
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, Literal, Self
+from typing import TYPE_CHECKING, Final, Literal, Self, cast
 
 from ._auth import TokenProvider, TokenSource
-from ._batching import MAX_BATCH_SIZE, BatchPlanner, IdValidator, Segment, merge
+from ._batching import MAX_BATCH_SIZE, BatchPlanner, IdValidator, Segment, SentResults, merge
 from ._coalescer import Coalescer
 from ._errors import AuthenticationError, BatchError, HTTPStatusError
 from ._events import (
@@ -31,8 +31,8 @@ from ._events import (
     Throttled,
 )
 from ._flow import ConcurrencyLimit, RetryBudget, ThrottleGate
-from ._models import BulkResult, ErrorInfo, Outcome, TrackResult
-from ._pipeline import Operation, run_pipeline, settle_unanswered
+from ._models import BulkResult, ErrorInfo, Outcome, ResultColumns, TrackResult
+from ._pipeline import Operation, add_segment, run_pipeline, settle_unanswered
 from ._protocol import (
     Action,
     UnauthorizedResponse,
@@ -408,7 +408,7 @@ class GrooveClient:
     ) -> BulkResult:
         self._check_open()
         ids = await self._read_all(track_ids)
-        results: list[TrackResult] = []
+        columns = ResultColumns()
         operation, end = self._begin(action, deadline, stop)
         pipeline = run_pipeline(
             ids,
@@ -421,18 +421,18 @@ class GrooveClient:
         try:
             async with aclosing(pipeline) as segments:
                 async for segment in segments:
-                    results += segment.results or ()
+                    add_segment(columns, segment)
         except AuthenticationError as exc:
             # Every input was read: those the pipeline never reached are NOT_SENT too.
-            results += exc.partial or ()
-            results += _unanswered(ids[len(results) :], operation)
-            exc.partial = BulkResult(results)
+            if exc.partial is not None:
+                columns.extend_result(exc.partial)
+            _add_unanswered(columns, ids, operation)
+            exc.partial = columns.build()
             raise
         finally:
             end()
-        if len(results) < len(ids):  # stopped early before reaching every input
-            results += _unanswered(ids[len(results) :], operation)
-        return BulkResult(results)
+        _add_unanswered(columns, ids, operation)  # stopped early: the rest was never sent
+        return columns.build()
 
     async def _stream(
         self,
@@ -449,15 +449,15 @@ class GrooveClient:
             planner=BatchPlanner(self._batch_size, remember=False),
             send=lambda segment: self._send(operation, segment),
             limit=self._limit,
-            validate=self._validator.check,
+            validator=self._validator,
             window=2 * self._max_concurrency,
             registry=self._tasks,
         )
         try:
             async with aclosing(pipeline) as segments:
                 async for segment in segments:
-                    for result in segment.results or ():
-                        yield result
+                    for i in range(len(segment.ids)):
+                        yield segment.result(i)
         finally:
             end()
 
@@ -469,7 +469,11 @@ class GrooveClient:
             async for track_id in track_ids:
                 ids.append(check(track_id, len(ids)))
             return ids
-        return [check(track_id, i) for i, track_id in enumerate(track_ids)]
+        raw: list[object] = list(track_ids)
+        size = self._batch_size
+        for start in range(0, len(raw), size):
+            self._validator.check_many(raw[start : start + size], start)
+        return cast(list[str], raw)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -499,7 +503,7 @@ class GrooveClient:
         if events:
             self._emit(BatchStarted(operation.action, segment.seq, len(segment.sent)))
 
-        async def attempt() -> list[TrackResult]:
+        async def attempt() -> SentResults:
             nonlocal attempts
             await self._gate.wait(operation.sleep, operation.abort.is_set)
             if operation.abort.is_set():
@@ -537,8 +541,8 @@ class GrooveClient:
         try:
             await self._send_with_refresh(operation, segment, attempt, before_retry, used)
         finally:
-            if events and segment.results is not None:
-                counts = BulkResult(segment.results).counts()
+            if events and segment.finished:
+                counts = _segment_counts(segment)
                 self._emit(
                     BatchFinished(
                         operation.action,
@@ -557,7 +561,7 @@ class GrooveClient:
         self,
         operation: Operation,
         segment: Segment,
-        attempt: Callable[[], Awaitable[list[TrackResult]]],
+        attempt: Callable[[], Awaitable[SentResults]],
         before_retry: Callable[[BatchError, float, int], None],
         used: list[str],
     ) -> None:
@@ -603,7 +607,7 @@ class GrooveClient:
             except BatchError as exc:  # permanent: the service refused the whole batch
                 segment.finish_all(Outcome.REJECTED, error_info_for(exc))
             else:
-                segment.finish(results)
+                segment.finish(*results)
                 self._limit.increase()
             return
 
@@ -615,9 +619,23 @@ def _is_throttle(error: BatchError) -> bool:
     )
 
 
-def _unanswered(ids: list[str], operation: Operation) -> list[TrackResult]:
-    not_sent, _ = operation.infos()
-    return [TrackResult(track_id, None, not_sent, Outcome.NOT_SENT) for track_id in ids]
+def _add_unanswered(columns: ResultColumns, ids: list[str], operation: Operation) -> None:
+    """Append NOT_SENT results for the inputs of ``ids`` past those ``columns`` already has."""
+    rest = ids[len(columns) :]
+    if rest:
+        not_sent, _ = operation.infos()
+        n = len(rest)
+        columns.extend(rest, [None] * n, [Outcome.NOT_SENT] * n, dict.fromkeys(range(n), not_sent))
+
+
+def _segment_counts(segment: Segment) -> dict[Outcome, int]:
+    counts = dict.fromkeys(Outcome, 0)
+    if segment.outcomes is None:
+        counts[Outcome.SUCCEEDED] = len(segment.ids)
+    else:
+        for outcome in segment.outcomes:
+            counts[outcome] += 1
+    return counts
 
 
 def _check_seconds(name: str, value: object, *, allow_zero: bool) -> None:

@@ -19,22 +19,22 @@ and in-flight sends are cancelled and awaited before the generator returns.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
-from typing import Final
+from typing import Final, cast
 
-from ._batching import BatchPlanner, Segment
+from ._batching import BatchPlanner, IdValidator, Segment
 from ._errors import AuthenticationError
 from ._flow import ConcurrencyLimit
-from ._models import BulkResult, ErrorInfo, Outcome
+from ._models import ErrorInfo, Outcome, ResultColumns
 
-__all__ = ["STOP_REASONS", "Operation", "run_pipeline"]
+__all__ = ["STOP_REASONS", "Operation", "add_segment", "run_pipeline", "settle_unanswered"]
 
 logger: Final = logging.getLogger("groove_async")
 
 SendSegment = Callable[[Segment], Awaitable[None]]
-Validate = Callable[[object, int], str]
 
 #: Why an operation stopped early -> (NOT_SENT info, FAILED info for items sent but unanswered).
 STOP_REASONS: Final[dict[str, tuple[ErrorInfo, ErrorInfo]]] = {
@@ -123,6 +123,12 @@ def settle_unanswered(segment: Segment, operation: Operation) -> None:
         segment.finish_all(Outcome.NOT_SENT, not_sent)
 
 
+def add_segment(columns: ResultColumns, segment: Segment) -> None:
+    """Append a finished segment's results to ``columns``."""
+    assert segment.coll is not None
+    columns.extend(segment.ids, segment.coll, segment.outcomes, segment.errors)
+
+
 class _State:
     __slots__ = ("fatal", "feeding_done", "input_error")
 
@@ -139,7 +145,7 @@ async def run_pipeline(
     planner: BatchPlanner,
     send: SendSegment,
     limit: ConcurrencyLimit,
-    validate: Validate | None = None,
+    validator: IdValidator | None = None,
     window: int | None = None,
     registry: set[asyncio.Task[None]] | None = None,
 ) -> AsyncGenerator[Segment, None]:
@@ -152,7 +158,7 @@ async def run_pipeline(
         send: sends one segment and finishes it; raises only ``AuthenticationError`` (which stops
             the whole operation) or ``CancelledError``.
         limit: the client-wide concurrency limit, one slot per send in flight.
-        validate: checks each input as it is read (streams).
+        validator: checks each input as it is read (streams).
         window: the most segments read but not yet emitted; ``None`` for no limit.
         registry: a set the tasks are added to while they run (the client cancels them on close).
 
@@ -217,21 +223,41 @@ async def run_pipeline(
             return
         track(asyncio.create_task(run(segment), name=f"groove-batch-{segment.seq}"))
 
+    async def feed_chunk(chunk: list[object]) -> None:
+        if validator is not None:
+            try:
+                checked = validator.check_many(chunk, planner.position)
+            except (TypeError, ValueError):
+                # Answer every input before the invalid one, then raise its error.
+                for raw in chunk:
+                    segment = planner.feed(validator.check(raw, planner.position))
+                    if segment is not None:
+                        await schedule(segment)
+                raise
+        else:
+            checked = cast(list[str], chunk)
+        for segment in planner.feed_many(checked):
+            await schedule(segment)
+
     async def feed() -> None:
+        size = planner.batch_size
         try:
-            feed_one = planner.feed
             if isinstance(inputs, AsyncIterable):
+                chunk: list[object] = []
                 async for raw in inputs:
-                    track_id = validate(raw, planner.position) if validate else raw
-                    segment = feed_one(track_id)  # type: ignore[arg-type]
-                    if segment is not None:
-                        await schedule(segment)
+                    chunk.append(raw)
+                    if len(chunk) == size:
+                        await feed_chunk(chunk)
+                        chunk = []
+                if chunk:
+                    await feed_chunk(chunk)
+            elif isinstance(inputs, list):
+                for start in range(0, len(inputs), size):
+                    await feed_chunk(inputs[start : start + size])
             else:
-                for raw in inputs:
-                    track_id = validate(raw, planner.position) if validate else raw
-                    segment = feed_one(track_id)  # type: ignore[arg-type]
-                    if segment is not None:
-                        await schedule(segment)
+                iterator = iter(inputs)
+                while chunk := list(itertools.islice(iterator, size)):
+                    await feed_chunk(chunk)
             segment = planner.flush()
             if segment is not None:
                 await schedule(segment)
@@ -280,7 +306,10 @@ async def run_pipeline(
                 settle_unanswered(segment, operation)
             if state.fatal is not None:
                 fatal = state.fatal
-                fatal.partial = BulkResult(r for s in queue for r in s.results or ())
+                columns = ResultColumns()
+                for segment in queue:
+                    add_segment(columns, segment)
+                fatal.partial = columns.build()
                 raise fatal
             while queue:
                 yield queue.popleft()

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from groove_async import ErrorInfo, Outcome, TrackResult
+from groove_async import ErrorInfo, Outcome
 from groove_async._batching import (
     MAX_ID_LENGTH,
     BatchPlanner,
@@ -49,12 +49,20 @@ def test_repeats_are_sent_once_across_case() -> None:
     assert segment.index == [0, 1, 0, 0]
 
 
-def _answer(segment: Segment) -> list[TrackResult]:
-    return [TrackResult(t, "c:" + normalise_id(t), None, Outcome.SUCCEEDED) for t in segment.sent]
+def _answer(segment: Segment) -> list[str | None]:
+    return ["c:" + normalise_id(t) for t in segment.sent]
 
 
-def _run(planner: BatchPlanner, ids: list[str], order: list[int] | None = None) -> list[Segment]:
-    segments = [s for s in map(planner.feed, ids) if s is not None]
+def _run(
+    planner: BatchPlanner, ids: list[str], order: list[int] | None = None, chunked: bool = False
+) -> list[Segment]:
+    if chunked:  # as the pipeline feeds: batch-sized chunks through the fast path
+        size = planner.batch_size
+        segments = [
+            s for k in range(0, len(ids), size) for s in planner.feed_many(ids[k : k + size])
+        ]
+    else:
+        segments = [s for s in map(planner.feed, ids) if s is not None]
     last = planner.flush()
     if last is not None:
         segments.append(last)
@@ -77,14 +85,16 @@ _pool = [catalog_id(i) for i in range(12)] + [GUID, GUID.upper().replace("MUSIC.
     batch=st.integers(1, 7),
     remember=st.booleans(),
     order=st.permutations(list(range(60))),
+    chunked=st.booleans(),
 )
 def test_every_input_answered_once_in_order_whatever_the_finish_order(
-    ids: list[str], batch: int, remember: bool, order: list[int]
+    ids: list[str], batch: int, remember: bool, order: list[int], chunked: bool
 ) -> None:
     planner = BatchPlanner(batch, remember=remember, max_inputs=batch * 3)
-    segments = _run(planner, ids, order)
+    segments = _run(planner, ids, order, chunked)
     results = [r for s in segments for r in s.results or ()]
     assert [r.input_id for r in results] == ids
+    assert all(r.outcome is Outcome.SUCCEEDED and r.error is None for r in results)
     assert [r.id for r in results] == ["c:" + normalise_id(i) for i in ids]
     sent = [t for s in segments for t in s.sent]
     assert all(len(s.sent) <= batch for s in segments)
@@ -131,11 +141,10 @@ def test_merge_success_and_rejection() -> None:
         ],
         ErrorInfo("COLLECTION_SOME_OPERATIONS_FAILED", "Some of the operations failed"),
     )
-    out = merge([GUID, catalog_id(1)], response)
-    assert out == [
-        TrackResult(GUID, None, err, Outcome.REJECTED),
-        TrackResult(catalog_id(1), "music.X", None, Outcome.SUCCEEDED),
-    ]
+    coll, outcomes, errors = merge([GUID, catalog_id(1)], response)
+    assert coll == [None, "music.X"]
+    assert outcomes == [Outcome.REJECTED, Outcome.SUCCEEDED]
+    assert errors == {0: err}
 
 
 @pytest.mark.parametrize(
@@ -181,3 +190,23 @@ def test_validator_refuses(value: object, exc: type[Exception], match: str) -> N
 def test_validator_accepts_odd_but_printable_ids() -> None:
     for value in (GUID, "music.AQQfZ78ml185KUqtiDc9dx6i6Ae5PqgAAQ", "music.a&b<c>\"'"):
         assert IdValidator("music").check(value, 0) is value
+
+
+def test_fast_path_plans_a_clean_batch_without_per_id_work() -> None:
+    planner = BatchPlanner(3)
+    chunk = [catalog_id(1), catalog_id(2), catalog_id(3)]
+    (segment,) = planner.feed_many(chunk)
+    assert segment.ids is chunk and segment.sent is chunk and segment.keys is chunk
+    lower = [GUID, catalog_id(4), catalog_id(5)]
+    (segment,) = planner.feed_many(lower)
+    assert segment.keys[0] == normalise_id(GUID) != GUID
+
+
+def test_check_many_finds_the_culprit() -> None:
+    validator = IdValidator("music")
+    good = [catalog_id(i) for i in range(5)]
+    assert validator.check_many(good, 0) is good
+    with pytest.raises(ValueError, match="position 12"):
+        validator.check_many([*good[:2], "music.a\nmusic.b", *good[2:]], 10)
+    with pytest.raises(TypeError, match="position 3"):
+        validator.check_many([*good[:3], None, *good[3:]], 0)
