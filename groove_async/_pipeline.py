@@ -85,8 +85,9 @@ class Operation:
         self._listeners: list[Callable[[], None]] = []
 
     def stop(self, reason: str, *, hard: bool = False) -> None:
-        """Stop the operation (the first reason wins; a later hard stop still cancels)."""
-        if self.reason is None:
+        """Stop the operation (the first reason wins, unless a hard stop follows a graceful one)."""
+        if self.reason is None or (hard and not self.hard):
+            # A hard stop's reason explains the POSTs it abandons, even after a graceful one.
             self.reason = reason
         self.hard = self.hard or hard
         self.abort.set()
@@ -173,7 +174,14 @@ async def run_pipeline(
     drained = asyncio.Event()  # the consumer emitted a segment
     state = _State()
     tasks: set[asyncio.Task[None]] = set()
-    operation.on_stop(wake.set)
+
+    def on_stop() -> None:
+        wake.set()
+        if operation.hard:  # also when a hard stop follows a graceful one already settling
+            for task in tuple(tasks):
+                task.cancel()
+
+    operation.on_stop(on_stop)
 
     def track(task: asyncio.Task[None]) -> None:
         tasks.add(task)

@@ -393,3 +393,20 @@ async def test_closing_the_client_stops_a_running_import() -> None:
     assert 1 <= len(in_flight) <= 800
     assert {r.error.code for r in in_flight if r.error} == {"CLIENT_CLOSED"}
     assert len(result.not_sent) == 5_000 - len(in_flight)
+
+
+async def test_a_deadline_still_cuts_a_graceful_stop_short() -> None:
+    """Regression: a hard stop after a graceful one must cancel the POSTs still in flight."""
+    ids = [catalog_id(i) for i in range(200)]
+    stop = asyncio.Event()
+    async with (
+        FakeGrooveServer(tokens=["t"], faults=FaultPlan(latency=3.0)) as server,
+        GrooveClient("t", base_url=server.url, max_concurrency=2) as groove,
+    ):
+        asyncio.get_running_loop().call_later(0.2, stop.set)
+        started = time.monotonic()
+        result = await groove.add_tracks(ids, stop=stop, deadline=0.6)
+        elapsed = time.monotonic() - started
+    assert elapsed < 2.0  # not the 3 s the service takes to answer
+    assert {r.error.code for r in result.failed if r.error} == {"DEADLINE_EXCEEDED"}
+    assert len(result.failed) == 200
