@@ -20,7 +20,7 @@ from typing import Final, cast
 
 from ._errors import ResultMismatchError
 from ._models import ErrorInfo, Outcome, TrackResult
-from ._wire import WireResponse
+from ._wire import ItemColumns, WireResponse
 
 #: One batch's results, aligned with the IDs it sent: collection IDs, outcomes (``None`` when all
 #: SUCCEEDED) and errors by position (``None`` when there are none).
@@ -435,7 +435,12 @@ def merge(sent: list[str], response: WireResponse) -> SentResults:
     if items is None or len(items) != len(sent):
         got = "no results" if items is None else f"{len(items)} results"
         raise ResultMismatchError(f"sent {len(sent)} IDs, got {got}")
-    echoed = [item.input_id for item in items]
+    if isinstance(items, ItemColumns):  # the production decoder's columns: no per-item objects
+        echoed, coll, errors = items.input_ids, items.ids, items.errors
+    else:
+        echoed = [item.input_id for item in items]
+        coll = [item.id for item in items]
+        errors = {j: item.error for j, item in enumerate(items) if item.error is not None}
     if echoed != sent:
         # The service upper-cases GUIDs (spec 3.1): compare case-insensitively, never exactly.
         for position, (track_id, echo) in enumerate(zip(sent, echoed, strict=True)):
@@ -443,8 +448,6 @@ def merge(sent: list[str], response: WireResponse) -> SentResults:
                 raise ResultMismatchError(
                     f"result {position} is for {echo[:60]!r}, but {track_id[:60]!r} was sent there"
                 )
-    coll = [item.id for item in items]
-    errors = {j: item.error for j, item in enumerate(items) if item.error is not None}
     if not errors:
         return coll, None, None
     rejected = Outcome.REJECTED

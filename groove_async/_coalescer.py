@@ -5,9 +5,9 @@ holds ``batch_size`` IDs or when the linger window (a few milliseconds) after it
 The buffer is swapped for a new one *before* anything awaits, so no call is ever lost or sent
 twice (the boto3 BatchWriter trap).
 
-Each caller awaits its own future through :func:`asyncio.shield`: cancelling one caller does not
-cancel the batch, and its ID still reaches the service and the result still reaches every other
-caller of the same ID.
+Each caller awaits its own future: cancelling one caller cancels only that future, not the
+batch; its ID still reaches the service and the result still reaches every other caller of the
+same ID.
 """
 
 from __future__ import annotations
@@ -23,13 +23,6 @@ __all__ = ["Coalescer", "SendBatch"]
 #: Sends IDs as one batch; returns one result per ID, and the authentication failure, if any,
 #: that stopped it (the results are then NOT_SENT).
 SendBatch = Callable[[list[str]], Awaitable[tuple[list[TrackResult], AuthenticationError | None]]]
-
-
-def _retrieve(future: asyncio.Future[TrackResult]) -> None:
-    # A caller that was cancelled never awaits its future again: mark any exception as seen so
-    # asyncio does not log "exception was never retrieved".
-    if not future.cancelled():
-        future.exception()
 
 
 class Coalescer:
@@ -82,13 +75,14 @@ class Coalescer:
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[TrackResult] = loop.create_future()
-        future.add_done_callback(_retrieve)
         self._pending.append((track_id, future))
         if len(self._pending) >= self._batch_size:
             self.flush()
         elif self._timer is None:
             self._timer = loop.call_later(self._linger, self.flush)
-        return await asyncio.shield(future)
+        # A cancelled caller cancels only its own future; the batch skips it when answering,
+        # and the ID still goes out for the callers that share it.
+        return await future
 
     def flush(self) -> None:
         """Send what is buffered now, as one batch."""
