@@ -31,7 +31,7 @@ from ._events import (
     Throttled,
 )
 from ._flow import ConcurrencyLimit, RetryBudget, ThrottleGate
-from ._models import BulkResult, ErrorInfo, Outcome, ResultColumns, TrackResult
+from ._models import BulkResult, ErrorInfo, Outcome, ResultColumns, TrackResult, count_outcomes
 from ._pipeline import Operation, add_segment, run_pipeline, settle_unanswered
 from ._protocol import (
     Action,
@@ -542,7 +542,7 @@ class GrooveClient:
             await self._send_with_refresh(operation, segment, attempt, before_retry, used)
         finally:
             if events and segment.finished:
-                counts = _segment_counts(segment)
+                counts = count_outcomes(segment.outcomes, len(segment.ids))
                 self._emit(
                     BatchFinished(
                         operation.action,
@@ -626,16 +626,6 @@ def _add_unanswered(columns: ResultColumns, ids: list[str], operation: Operation
         not_sent, _ = operation.infos()
         n = len(rest)
         columns.extend(rest, [None] * n, [Outcome.NOT_SENT] * n, dict.fromkeys(range(n), not_sent))
-
-
-def _segment_counts(segment: Segment) -> dict[Outcome, int]:
-    counts = dict.fromkeys(Outcome, 0)
-    if segment.outcomes is None:
-        counts[Outcome.SUCCEEDED] = len(segment.ids)
-    else:
-        for outcome in segment.outcomes:
-            counts[outcome] += 1
-    return counts
 
 
 def _check_seconds(name: str, value: object, *, allow_zero: bool) -> None:

@@ -202,13 +202,7 @@ class BulkResult(Sequence[TrackResult]):
 
     def counts(self) -> dict[Outcome, int]:
         """How many items ended in each outcome (every outcome present, zero included)."""
-        counts = dict.fromkeys(Outcome, 0)
-        if self._outcomes is None:
-            counts[Outcome.SUCCEEDED] = len(self._input_ids)
-        else:
-            for outcome in self._outcomes:
-                counts[outcome] += 1
-        return counts
+        return count_outcomes(self._outcomes, len(self._input_ids))
 
     def retry_ids(self) -> list[str]:
         """Input IDs worth sending again (FAILED, NOT_SENT), in input order, without repeats."""
@@ -222,6 +216,17 @@ class BulkResult(Sequence[TrackResult]):
                 if outcome in retry
             )
         )
+
+
+def count_outcomes(outcomes: list[Outcome] | None, size: int) -> dict[Outcome, int]:
+    """Tally an outcome column (``None``: all ``size`` items SUCCEEDED), every outcome present."""
+    counts = dict.fromkeys(Outcome, 0)
+    if outcomes is None:
+        counts[Outcome.SUCCEEDED] = size
+    else:
+        for outcome in outcomes:
+            counts[outcome] += 1
+    return counts
 
 
 class ResultColumns:

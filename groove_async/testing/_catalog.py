@@ -16,14 +16,17 @@ from __future__ import annotations
 import binascii
 import random
 import re
+from collections.abc import Set
 from typing import Final
 
 __all__ = [
     "COLLECTION_ID_LENGTH",
     "NAMESPACE",
     "catalog_track_id",
+    "are_documented_track_ids",
     "is_documented_track_id",
     "mint_collection_id",
+    "mint_collection_ids",
     "normalise_id",
 ]
 
@@ -39,11 +42,19 @@ _GUID_RE: Final = re.compile(
 )
 # Applied to normalised IDs only, so the GUID is already upper-case (spec section 7).
 _TRACK_ID_RE: Final = re.compile(r"music\.[0-9A-F]{8}-0100-11DB-89CA-0019B92A3933")
+# The same shape, each ID followed by "\n": one match checks a whole request's IDs.
+_TRACK_ID_LINES_RE: Final = re.compile(r"(?:music\.[0-9A-F]{8}-0100-11DB-89CA-0019B92A3933\n)*")
+_TRACK_ID_LINE_LEN: Final = _PREFIX_LEN + _GUID_LEN + 1
 
 _COLLECTION_HEAD: Final = b"\x01\x04\x1f"
 _COLLECTION_TAIL: Final = b"\x00\x01"
 _NO_GUID: Final = b"\x00\x00\x00\x00"
 _URL_SAFE: Final = bytes.maketrans(b"+/", b"-_")
+# A 25-byte ID plus 2 zero bytes is 27 bytes, 36 base64 characters with no padding: the first
+# 34 are the ID's unpadded base64, so IDs laid end to end encode in one call (see _encode_many).
+_RECORD_LEN: Final = COLLECTION_ID_LENGTH + 2 if False else 27
+_ENCODED_RECORD_LEN: Final = 36
+_ENCODED_ID_LEN: Final = 34
 
 COLLECTION_ID_LENGTH: Final = 25
 """Bytes in a decoded collection track ID (spec section 7)."""
