@@ -22,8 +22,8 @@ from typing import Final
 __all__ = [
     "COLLECTION_ID_LENGTH",
     "NAMESPACE",
-    "catalog_track_id",
     "are_documented_track_ids",
+    "catalog_track_id",
     "is_documented_track_id",
     "mint_collection_id",
     "mint_collection_ids",
@@ -50,9 +50,9 @@ _COLLECTION_HEAD: Final = b"\x01\x04\x1f"
 _COLLECTION_TAIL: Final = b"\x00\x01"
 _NO_GUID: Final = b"\x00\x00\x00\x00"
 _URL_SAFE: Final = bytes.maketrans(b"+/", b"-_")
-# A 25-byte ID plus 2 zero bytes is 27 bytes, 36 base64 characters with no padding: the first
-# 34 are the ID's unpadded base64, so IDs laid end to end encode in one call (see _encode_many).
-_RECORD_LEN: Final = COLLECTION_ID_LENGTH + 2 if False else 27
+# A 25-byte ID plus 2 zero bytes is 27 bytes, 36 base64 characters without padding whose first
+# 34 are the ID's own unpadded base64: IDs laid end to end encode in one call (_encode_many).
+_RECORD_LEN: Final = 27
 _ENCODED_RECORD_LEN: Final = 36
 _ENCODED_ID_LEN: Final = 34
 
@@ -114,6 +114,21 @@ def is_documented_track_id(normalised: str) -> bool:
     return _TRACK_ID_RE.fullmatch(normalised) is not None
 
 
+def are_documented_track_ids(ids: list[str]) -> bool:
+    """Tell whether every ID is already normalised and of the documented catalog track shape.
+
+    Equivalent to ``all(normalise_id(i) == i and is_documented_track_id(i) for i in ids)``, in
+    one regex match over the joined IDs.
+    """
+    joined = "\n".join(ids) + "\n"
+    # The pattern puts a "\n" exactly every 43 characters; with this length the only ones are
+    # the separators, so no ID can smuggle a newline (or a second ID) into the match.
+    return (
+        len(joined) == _TRACK_ID_LINE_LEN * len(ids)
+        and _TRACK_ID_LINES_RE.fullmatch(joined) is not None
+    )
+
+
 def mint_collection_id(rng: random.Random, catalog_id: str) -> str:
     """Mint a new collection track ID for a catalog ID (spec section 7).
 
@@ -127,17 +142,85 @@ def mint_collection_id(rng: random.Random, catalog_id: str) -> str:
         ``music.`` + URL-safe base64 without padding of the 25-byte layout
         ``01 04 1F | 16 random bytes | GUID bytes 0-3 reversed | 00 01``.
     """
+    # what Random.randbytes(16) does
+    return _encode_one(rng.getrandbits(128).to_bytes(16, "little"), catalog_id)
+
+
+def _encode_one(random_bytes: bytes, catalog_id: str) -> str:
     if catalog_id.startswith(_PREFIX) and _GUID_RE.fullmatch(catalog_id, _PREFIX_LEN):
         # The GUID's first 4 bytes (its first 8 hex digits, big-endian) reversed.
         guid_head = int(catalog_id[_PREFIX_LEN : _PREFIX_LEN + 8], 16).to_bytes(4, "little")
     else:
         guid_head = _NO_GUID
-    raw = (
-        _COLLECTION_HEAD
-        + rng.getrandbits(128).to_bytes(16, "little")  # what Random.randbytes(16) does
-        + guid_head
-        + _COLLECTION_TAIL
-    )
+    raw = _COLLECTION_HEAD + random_bytes + guid_head + _COLLECTION_TAIL
     # 25 bytes -> 36 base64 characters whose last 2 are "=" padding.
     encoded = binascii.b2a_base64(raw, newline=False).translate(_URL_SAFE)[:-2]
     return _PREFIX + encoded.decode("ascii")
+
+
+def mint_collection_ids(rng: random.Random, catalog_ids: list[str], taken: Set[str]) -> list[str]:
+    """Mint new collection IDs for several catalog IDs at once, as the server's bulk add does.
+
+    The result, and the generator's state afterwards, are exactly those of calling
+    :func:`mint_collection_id` for each catalog ID in order and minting again whenever the new ID
+    is in ``taken`` or was minted earlier in the same call; only cheaper.
+
+    Args:
+        rng: the server's seeded generator.
+        catalog_ids: distinct IDs, each of the documented track shape
+            (:func:`are_documented_track_ids`).
+        taken: the collection IDs already in use.
+
+    Returns:
+        One new collection ID per catalog ID, in order.
+    """
+    count = len(catalog_ids)
+    if not count:
+        return []
+    # getrandbits fills 32-bit words from the least significant up, so this is the 16-byte draws
+    # of `count` getrandbits(128) calls laid end to end.
+    random_bytes = rng.getrandbits(128 * count).to_bytes(16 * count, "little")
+    minted = _encode_many(random_bytes, catalog_ids)
+    unique = set(minted)
+    if len(unique) == count and taken.isdisjoint(unique):
+        return minted
+    # A collision (128 random bits: never): replay one draw per attempt, as the one-by-one path
+    # would, taking the draws already made first.
+    out: list[str] = []
+    mine: set[str] = set()
+    draw = 0
+    for catalog_id in catalog_ids:
+        while True:
+            if draw < count:
+                chunk = random_bytes[16 * draw : 16 * draw + 16]
+            else:
+                chunk = rng.getrandbits(128).to_bytes(16, "little")
+            draw += 1
+            new_id = _encode_one(chunk, catalog_id)
+            if new_id not in taken and new_id not in mine:
+                break
+        mine.add(new_id)
+        out.append(new_id)
+    return out
+
+
+def _encode_many(random_bytes: bytes, catalog_ids: list[str]) -> list[str]:
+    """``_encode_one`` for each catalog ID (documented track shape) and its 16 random bytes."""
+    count = len(catalog_ids)
+    # Each record: 01 04 1F | 16 random bytes | GUID bytes 0-3 reversed | 00 01 | 00 00, filled
+    # one byte column at a time with strided slices.
+    records = bytearray(_RECORD_LEN * count)
+    records[0::_RECORD_LEN] = b"\x01" * count
+    records[1::_RECORD_LEN] = b"\x04" * count
+    records[2::_RECORD_LEN] = b"\x1f" * count
+    for column in range(16):
+        records[3 + column :: _RECORD_LEN] = random_bytes[column::16]
+    heads = bytes.fromhex("".join([i[_PREFIX_LEN : _PREFIX_LEN + 8] for i in catalog_ids]))
+    for column in range(4):
+        records[19 + column :: _RECORD_LEN] = heads[3 - column :: 4]
+    records[24::_RECORD_LEN] = b"\x01" * count
+    encoded = binascii.b2a_base64(records, newline=False).translate(_URL_SAFE).decode("ascii")
+    return [
+        _PREFIX + encoded[start : start + _ENCODED_ID_LEN]
+        for start in range(0, _ENCODED_RECORD_LEN * count, _ENCODED_RECORD_LEN)
+    ]

@@ -26,7 +26,14 @@ from typing import Any, Final
 import attrs
 from aiohttp import web
 
-from ._catalog import NAMESPACE, is_documented_track_id, mint_collection_id, normalise_id
+from ._catalog import (
+    NAMESPACE,
+    are_documented_track_ids,
+    is_documented_track_id,
+    mint_collection_id,
+    mint_collection_ids,
+    normalise_id,
+)
 from ._faults import POST_PROCESSING_FAULTS, FaultPlan, ScriptedResponse
 from ._xml import XML_CONTENT_TYPE, XmlRequestError, encode_xml, read_track_ids
 
@@ -69,6 +76,11 @@ _GATEWAY_504_PAGE: Final = (
 _NON_JSON_BODY: Final = b"OK"
 
 _UTF8_BOM: Final = b"\xef\xbb\xbf"
+_STR_ONLY: Final = frozenset({str})
+# The all-success TrackActionResponse, for IDs that need no JSON escaping (_add's fast path).
+_RESULT_JSON: Final = '{{"InputId":"{}","Id":"{}"}}'.format
+_RESULTS_HEAD: Final = '{"TrackActionResults":['
+_RESULTS_TAIL: Final = "]}"
 _XML_MEDIA_TYPES: Final = frozenset({"application/xml", "text/xml"})
 _JSON_MEDIA_TYPES: Final = frozenset({"application/json", "text/json"})
 
@@ -234,7 +246,7 @@ def _parse_track_ids(body: bytes, content_type: str = "") -> tuple[list[str] | N
     ids = data.get("TrackIds")
     if ids is None:
         return None, _MISSING
-    if type(ids) is not list or not all(type(i) is str for i in ids):
+    if type(ids) is not list or not set(map(type, ids)) <= _STR_ONLY:
         return None, _INVALID
     if not ids:
         return ids, _MISSING
@@ -402,6 +414,7 @@ class FakeGrooveServer:
         for token in tokens:
             self.add_token(token)
         self._in_catalog = _catalog_predicate(catalog)
+        self._default_catalog = catalog is None
         self._faults = faults if faults is not None else FaultPlan()
         self._rng = random.Random(seed if seed is not None else self._faults.seed)
         self._hyphen_codes = hyphen_codes
@@ -628,11 +641,12 @@ class FakeGrooveServer:
             )
 
     def _process(
-        self, request: web.Request, body: bytes
-    ) -> tuple[int, dict[str, Any], list[str] | None, str]:
+        self, request: web.Request, body: bytes, *, encoded: bool = False
+    ) -> tuple[int, dict[str, Any] | bytes, list[str] | None, str]:
         """Apply one TrackActionRequest: ``(status, payload, ids, token label)``.
 
-        Whole-request errors never change the state (spec section 3.1).
+        Whole-request errors never change the state (spec section 3.1). With ``encoded`` an add
+        may return its payload as the JSON body already encoded (see :meth:`_add`).
         """
         ids, problem = _parse_track_ids(body, request.headers.get("Content-Type", ""))
         bodies = self._bodies
@@ -654,7 +668,7 @@ class FakeGrooveServer:
         if len(ids) > MAX_IDS:
             return 400, bodies.too_many, ids, label
         if request.match_info["action"].lower() == "add":
-            return 200, self._add(state.user, ids), ids, label
+            return 200, self._add(state.user, ids, encoded=encoded), ids, label
         return 200, self._delete(state.user, ids), ids, label
 
     def _normalise_all(self, ids: list[str]) -> list[str]:
@@ -672,8 +686,18 @@ class FakeGrooveServer:
             append(normalised)
         return out
 
-    def _add(self, user: _User, ids: list[str]) -> dict[str, Any]:
-        """collection/add (spec section 3.1): one result per input, in request order."""
+    def _add(self, user: _User, ids: list[str], *, encoded: bool = False) -> dict[str, Any] | bytes:
+        """collection/add (spec section 3.1): one result per input, in request order.
+
+        With ``encoded``, an add that takes the fast path returns its JSON body, the bytes
+        :func:`_encode_body` would make of the payload.
+        """
+        if (
+            self._default_catalog
+            and len(user.by_catalog) + len(ids) <= self._capacity
+            and are_documented_track_ids(ids)
+        ):
+            return self._add_documented(user, ids, encoded)
         bodies = self._bodies
         by_catalog = user.by_catalog
         existing_id = by_catalog.get
@@ -703,6 +727,35 @@ class FakeGrooveServer:
         if changed:
             user.version += 1
         return self._track_action_response(results, failed)
+
+    def _add_documented(self, user: _User, ids: list[str], encoded: bool) -> dict[str, Any] | bytes:
+        """The healthy bulk add, in bulk: default catalog, every ID normalised and of the
+        documented track shape, room for all of them.
+
+        Every item succeeds, so this is the general loop of :meth:`_add` with its branches
+        decided in advance: the same collection, the same draws from the generator (one per new
+        ID, in request order) and the same payload.
+        """
+        by_catalog = user.by_catalog
+        fresh = dict.fromkeys(ids)  # distinct, in order of first appearance
+        if not by_catalog.keys().isdisjoint(fresh):
+            new_ids = [i for i in fresh if i not in by_catalog]
+        else:
+            new_ids = list(fresh)
+        if new_ids:
+            by_collection = user.by_collection
+            minted = mint_collection_ids(self._rng, new_ids, by_collection.keys())
+            by_catalog.update(zip(new_ids, minted, strict=True))
+            by_collection.update(zip(minted, new_ids, strict=True))
+            user.version += 1
+        collection_ids = list(map(by_catalog.__getitem__, ids))
+        if encoded:
+            # Catalog IDs of the documented shape and minted IDs (URL-safe base64) hold nothing
+            # JSON escapes.
+            items = ",".join(map(_RESULT_JSON, ids, collection_ids))
+            return (_RESULTS_HEAD + items + _RESULTS_TAIL).encode("ascii")
+        results = [{"InputId": i, "Id": c} for i, c in zip(ids, collection_ids, strict=True)]
+        return self._track_action_response(results, False)
 
     def _delete(self, user: _User, ids: list[str]) -> dict[str, Any]:
         """collection/delete (spec section 3.2): takes collection IDs."""
@@ -746,8 +799,13 @@ class FakeGrooveServer:
             ids, _ = _parse_track_ids(body, request.headers.get("Content-Type", ""))
             self._record(request, status, ids, arrived, fault, self._authenticate(request)[1])
             return response
-        status, payload, ids, label = self._process(request, body)
-        if fault is None or status != 200:
+        status, payload, ids, label = self._process(
+            request, body, encoded=fault is None and not xml
+        )
+        if isinstance(payload, bytes):
+            headers = {"Content-Type": _JSON_CONTENT_TYPE}
+            response = web.Response(status=status, body=payload, headers=headers)
+        elif fault is None or status != 200:
             response = _render(status, "TrackActionResponse", payload, xml=xml)
             fault = None
         else:
