@@ -164,9 +164,9 @@ def stages(n: int, repeats: int = 5) -> str:
     import time
 
     try:
-        from groove_async import BulkResult
         from groove_async._batching import BatchPlanner, IdValidator, merge
-        from groove_async._models import Outcome, TrackResult
+        from groove_async._models import Outcome, ResultColumns, TrackResult
+        from groove_async._pipeline import add_segment
         from groove_async._protocol import read_response
         from groove_async._wire import encode_request
         from groove_async.testing import catalog_track_id
@@ -211,17 +211,19 @@ def stages(n: int, repeats: int = 5) -> str:
         planner = BatchPlanner(100, remember=True)
 
         def plan() -> list[Any]:
-            segs = [seg for seg in map(planner.feed, ids) if seg is not None]
+            segs = [
+                seg for k in range(0, len(ids), 100) for seg in planner.feed_many(ids[k : k + 100])
+            ]
             last = planner.flush()
             return segs + ([last] if last is not None else [])
 
-        def finish() -> list[Any]:
-            results: list[Any] = []
+        def finish() -> Any:
+            columns = ResultColumns()
             for seg, rs in zip(state["segments"], state["merged"], strict=True):
-                seg.finish(rs)
+                seg.finish(*rs)
                 planner.finished(seg)
-                results += seg.results
-            return results
+                add_segment(columns, seg)
+            return columns.build()
 
         gc.collect()
         if not collect:
@@ -238,27 +240,26 @@ def stages(n: int, repeats: int = 5) -> str:
         try:
             t_all = time.process_time()
             timed(
-                "validate (IdValidator.check)",
-                lambda: [validator.check(x, i) for i, x in enumerate(ids)],
+                "validate (IdValidator.check_many per batch)",
+                lambda: [validator.check_many(ids[k : k + 100], k) for k in range(0, n, 100)],
             )
-            state["segments"] = timed("plan (BatchPlanner.feed, normalise_id)", plan)
+            state["segments"] = timed("plan (BatchPlanner.feed_many)", plan)
             timed(
                 "encode request bodies (encode_request)",
                 lambda: [encode_request(seg.sent) for seg in state["segments"]],
             )
             state["responses"] = timed(
-                "decode responses (read_response: json.loads + cattrs WireItem per ID)",
+                "decode responses (read_response: orjson + column hook)",
                 lambda: [read_response(200, headers, b) for b in bodies],
             )
             state["merged"] = timed(
-                "merge (InputId check + TrackResult per ID)",
+                "merge (InputId check by column)",
                 lambda: [
                     merge(seg.sent, r)
                     for seg, r in zip(state["segments"], state["responses"], strict=True)
                 ],
             )
-            state["results"] = timed("finish segments, remember results, collect", finish)
-            timed("BulkResult(results)", lambda: BulkResult(state["results"]))
+            state["results"] = timed("finish segments, collect columns, BulkResult", finish)
             timings[("= total, the library's pure stages", collect)].append(
                 time.process_time() - t_all
             )
