@@ -346,7 +346,7 @@ class GrooveClient:
     ) -> tuple[list[TrackResult], AuthenticationError | None]:
         """Send coalesced IDs as one batch; results per ID, or the auth failure that stopped it."""
         planner = BatchPlanner(self._batch_size)
-        closed = [s for s in map(planner.feed, ids) if s is not None]
+        closed = planner.feed_many(ids)
         last = planner.flush()
         segments = [*closed, *([last] if last is not None else [])]
         operation = Operation(action)
