@@ -46,7 +46,9 @@ class BatchFinished:
         action: ``"add"`` or ``"delete"``.
         batch: as in :class:`BatchStarted`.
         size: IDs in the POST.
-        succeeded, rejected, failed, not_sent: how many of them ended in each outcome.
+        succeeded, rejected, failed, not_sent: how many of the inputs this batch answers
+            (repeats of its IDs included, so they add up to the inputs, not to ``size``) ended
+            in each outcome.
         attempts: how many attempts were sent.
         elapsed: seconds from the first attempt to the end.
     """
