@@ -166,7 +166,9 @@ def read_response(status: int, headers: Mapping[str, str], body: bytes) -> WireR
         error.description if error else None,
         error.message if error else None,
         retry_after=parse_retry_after(_header(headers, "Retry-After")),
-        transient=status in TRANSIENT_STATUSES,
+        # Another 2xx is no refusal: the service may have applied the batch, so it is tried
+        # again (adding is idempotent) rather than reported REJECTED.
+        transient=status in TRANSIENT_STATUSES or 200 < status < 300,
     )
 
 

@@ -143,3 +143,10 @@ def test_error_info_for_batch_errors() -> None:
     assert error_info_for(TransportError("t", code="TIMEOUT")).code == "TIMEOUT"
     assert error_info_for(DecodeError("x")).code == "UNREADABLE_RESPONSE"
     assert error_info_for(ResultMismatchError("x")).code == "RESULT_MISMATCH"
+
+
+@pytest.mark.parametrize("status", [201, 202, 204, 299])
+def test_other_2xx_is_transient_not_a_refusal(status: int) -> None:
+    with pytest.raises(HTTPStatusError) as info:
+        read_response(status, {}, b"")
+    assert info.value.transient
