@@ -90,8 +90,8 @@ class FaultPlan:
     misreads the answer). When the genuine answer is not a 200 (say, a 401), it is sent
     undamaged and the request log shows no fault:
 
-    * ``p_non_json``: 200 labelled ``application/json`` whose body is not JSON.
-    * ``p_truncated``: 200 whose JSON body is cut in half.
+    * ``p_non_json``: 200 labelled ``application/json`` (or XML) whose body is neither.
+    * ``p_truncated``: 200 whose body (JSON, or XML for an XML request) is cut in half.
     * ``p_missing_item``: 200 whose ``TrackActionResults`` lacks one item (picked at random).
 
     Attributes:

@@ -2,8 +2,8 @@
 
 The fixtures keep the page's hyphenated error codes; the emulator sends them that way with
 ``hyphen_codes=True`` and with underscores by default (spec section 5). Minted collection IDs
-are random, so they are compared by layout, not by value. The XML examples belong to a later
-issue.
+are random, so they are compared by layout, not by value. The XML examples are replayed in
+test_emulator_xml.py.
 """
 
 from __future__ import annotations
