@@ -20,6 +20,11 @@ def doc_json(name: str) -> Any:
     return json.loads(doc_bytes(name))
 
 
+def posts(server: Any) -> list[Any]:
+    """The POSTs an emulator received (its request log without the profile GETs)."""
+    return [r for r in server.requests if r.method == "POST"]
+
+
 def catalog_id(n: int) -> str:
     """A catalog track ID of the documented shape (spec section 7)."""
     return f"music.{n:08X}-0100-11DB-89CA-0019B92A3933"

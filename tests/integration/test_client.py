@@ -21,13 +21,9 @@ from groove_async import (
     TrackResult,
 )
 from groove_async.testing import FakeGrooveServer, FaultPlan, ScriptedResponse
-from tests.conftest import catalog_id, doc_json
+from tests.conftest import catalog_id, doc_json, posts
 
 NO_WAIT = RetryPolicy().without_waiting()
-
-
-def posts(server: FakeGrooveServer) -> list[Any]:
-    return [r for r in server.requests if r.method == "POST"]
 
 
 def in_flight_tracer() -> tuple[aiohttp.TraceConfig, SimpleNamespace]:

@@ -23,11 +23,7 @@ from groove_async import (
     TrackResult,
 )
 from groove_async.testing import FakeGrooveServer, FaultPlan, ScriptedResponse
-from tests.conftest import catalog_id
-
-
-def posts(server: FakeGrooveServer) -> list[Any]:
-    return [r for r in server.requests if r.method == "POST"]
+from tests.conftest import catalog_id, posts
 
 
 def client_leftovers() -> list[asyncio.Task[Any]]:

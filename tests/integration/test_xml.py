@@ -20,15 +20,11 @@ from groove_async import (
     TrackResult,
 )
 from groove_async.testing import FakeGrooveServer, FaultPlan, ScriptedResponse
-from tests.conftest import catalog_id, doc_json
+from tests.conftest import catalog_id, doc_json, posts
 
 NO_WAIT = RetryPolicy().without_waiting()
 PLATFORM = "http://schemas.microsoft.com/xboxmusic/2013/10/platform"
 XML = {"Content-Type": "application/xml; charset=utf-8"}
-
-
-def posts(server: FakeGrooveServer) -> list[Any]:
-    return [r for r in server.requests if r.method == "POST"]
 
 
 def xml_response(inner: str) -> str:
