@@ -29,7 +29,6 @@ its time is reported on its own line from the unprofiled run.
 from __future__ import annotations
 
 import argparse
-import pstats
 import statistics
 import sys
 import tempfile
@@ -40,6 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _profiles import group_profile
 from run import Emulator, _cores, run_worker
 
 # (substring of the file path, or of a built-in's name) -> group; the first match wins.
@@ -92,32 +92,13 @@ _BUILTIN_GROUPS = (
 )
 
 
-def _group(key: tuple[str, int, str], callers: dict[Any, Any]) -> str:
-    filename, _, name = key
-    if filename == "~":  # a built-in: its name says what it is
-        for needle, group in _BUILTIN_GROUPS:
-            if needle in name:
-                return group
-        # Otherwise charge it to the group of its biggest caller.
-        if callers:
-            top = max(callers.items(), key=lambda kv: kv[1][2])[0]
-            if top[0] != "~":
-                return _group(top, {})
-        return "builtins (len, isinstance, list ops, ...)"
-    probe = f"{filename}:{name}"
-    for needle, group in _FILE_GROUPS:
-        if needle in probe:
-            return group
-    return "other Python (" + Path(filename).name + ")"
-
-
 def report(prof_path: str, n: int, cpu_us: float, gc_us: float, top: int) -> str:
-    stats = pstats.Stats(prof_path)
-    raw = stats.stats  # type: ignore[attr-defined]
-    total = sum(v[2] for v in raw.values())  # tottime
-    groups: dict[str, float] = defaultdict(float)
-    for key, (_cc, _nc, tt, _ct, callers) in raw.items():
-        groups[_group(key, callers)] += tt
+    raw, total, groups = group_profile(
+        prof_path,
+        _FILE_GROUPS,
+        _BUILTIN_GROUPS,
+        other_builtins="builtins (len, isinstance, list ops, ...)",
+    )
     scale = (cpu_us - gc_us) / (total / n * 1e6) if total else 0.0
     lines = [
         f"Profiled total: {total / n * 1e6:.2f} µs/ID under cProfile; unprofiled CPU "

@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import pstats
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _profiles import group_profile
 from run import Emulator, _cores, run_worker
 
 _GROUPS = (
@@ -71,24 +69,6 @@ _BUILTINS = (
 )
 
 
-def _group(key: tuple[str, int, str], callers: dict[Any, Any]) -> str:
-    filename, _, name = key
-    if filename == "~":
-        for needle, group in _BUILTINS:
-            if needle in name:
-                return group
-        if callers:
-            top = max(callers.items(), key=lambda kv: kv[1][2])[0]
-            if top[0] != "~":
-                return _group(top, {})
-        return "builtins (other)"
-    probe = f"{filename}:{name}"
-    for needle, group in _GROUPS:
-        if needle in probe:
-            return group
-    return "other (" + Path(filename).name + ")"
-
-
 def child(out: str, argv: list[str]) -> int:
     """Run the command line under cProfile with a CPU clock; write the profile on exit."""
     from groove_async.cli import main
@@ -103,11 +83,7 @@ def child(out: str, argv: list[str]) -> int:
 
 
 def report(prof: str, posts: int, top: int) -> str:
-    raw = pstats.Stats(prof).stats  # type: ignore[attr-defined]
-    total = sum(v[2] for v in raw.values())
-    groups: dict[str, float] = defaultdict(float)
-    for key, (_cc, _nc, tt, _ct, callers) in raw.items():
-        groups[_group(key, callers)] += tt
+    raw, total, groups = group_profile(prof, _GROUPS, _BUILTINS, other_builtins="builtins (other)")
     lines = [
         f"Profiled total {total / posts * 1e6:.0f} µs/POST (includes start-up and the warm-up)",
         "",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Final, cast
+from typing import Any, Final, cast
 
 from ._errors import ResultMismatchError
 from ._models import ErrorInfo, Outcome, TrackResult
@@ -90,14 +90,14 @@ class IdValidator:
             return track_id
         raise self.error(track_id, position)
 
-    def check_many(self, track_ids: list[object], start: int) -> list[str]:
+    def check_many(self, track_ids: list[Any], start: int) -> list[str]:
         """Return ``track_ids`` if every one is valid (``start``: position of the first).
 
         Raises:
             TypeError, ValueError: for the first invalid ID, as :meth:`check`.
         """
         try:
-            joined = "\n".join(track_ids)  # type: ignore[arg-type]
+            joined = "\n".join(track_ids)
         except TypeError:
             joined = ""
         if joined and joined.count("\n") == len(track_ids) - 1 and self._many.fullmatch(joined):
