@@ -312,6 +312,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="keep the .prof file here (for snakeviz, pstats)")
     parser.add_argument("--no-pin", action="store_true")
     parser.add_argument(
+        "--server",
+        default="emulator",
+        choices=("emulator", "fast"),
+        help="fast: benchmarks/_fast_server.py, so that the client, not the server, is measured",
+    )
+    parser.add_argument(
         "--stages-only",
         action="store_true",
         help="only time the library's pure stages (no server, no profile)",
@@ -323,7 +329,10 @@ def main(argv: list[str] | None = None) -> int:
 
     worker_core, server_core = (None, None) if args.no_pin else _cores()
     out = args.out or tempfile.mktemp(suffix=".prof")  # noqa: S306  (a path for cProfile)
-    server = Emulator(args.latency, server_core)
+    launcher = [str(Path(__file__).resolve().parent / "_fast_server.py")]
+    server = Emulator(
+        args.latency, server_core, launcher=launcher if args.server == "fast" else None
+    )
     try:
         common: dict[str, Any] = {
             "n": args.n,

@@ -37,9 +37,10 @@ class Coalescer:
 
     __slots__ = (
         "_batch_size",
+        "_futures",
+        "_ids",
         "_inflight",
         "_linger",
-        "_pending",
         "_registry",
         "_send_batch",
         "_timer",
@@ -57,14 +58,17 @@ class Coalescer:
         self._batch_size = batch_size
         self._linger = linger
         self._registry = registry
-        self._pending: list[tuple[str, asyncio.Future[TrackResult]]] = []
+        # Two parallel lists rather than a list of (id, future) pairs: one object fewer per
+        # call for the collector to walk while thousands of callers wait.
+        self._ids: list[str] = []
+        self._futures: list[asyncio.Future[TrackResult]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._inflight: set[asyncio.Task[None]] = set()
 
     @property
     def waiting(self) -> int:
         """IDs buffered and not yet sent."""
-        return len(self._pending)
+        return len(self._ids)
 
     async def submit(self, track_id: str) -> TrackResult:
         """Queue one ID and wait for its result.
@@ -73,26 +77,39 @@ class Coalescer:
             AuthenticationError: the batch's token was refused and could not be refreshed; each
                 caller gets its own exception, whose ``partial`` holds its own result.
         """
+        return await self.enqueue(track_id)
+
+    def enqueue(self, track_id: str) -> asyncio.Future[TrackResult]:
+        """Queue one ID; return the future of its result (what :meth:`submit` awaits).
+
+        Callers that await the future directly save a coroutine frame per call, which counts
+        when thousands of them wait at once.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[TrackResult] = loop.create_future()
-        self._pending.append((track_id, future))
-        if len(self._pending) >= self._batch_size:
+        ids = self._ids
+        ids.append(track_id)
+        self._futures.append(future)
+        if len(ids) >= self._batch_size:
             self.flush()
         elif self._timer is None:
             self._timer = loop.call_later(self._linger, self.flush)
         # A cancelled caller cancels only its own future; the batch skips it when answering,
         # and the ID still goes out for the callers that share it.
-        return await future
+        return future
 
     def flush(self) -> None:
         """Send what is buffered now, as one batch."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if not self._pending:
+        if not self._ids:
             return
-        batch, self._pending = self._pending, []
-        task = asyncio.get_running_loop().create_task(self._run(batch), name="groove-coalesced")
+        ids, futures = self._ids, self._futures
+        self._ids, self._futures = [], []
+        task = asyncio.get_running_loop().create_task(
+            self._run(ids, futures), name="groove-coalesced"
+        )
         for tasks in (self._inflight, self._registry):
             tasks.add(task)
             task.add_done_callback(tasks.discard)
@@ -103,19 +120,19 @@ class Coalescer:
         while self._inflight:
             await asyncio.wait(set(self._inflight))
 
-    async def _run(self, batch: list[tuple[str, asyncio.Future[TrackResult]]]) -> None:
+    async def _run(self, ids: list[str], futures: list[asyncio.Future[TrackResult]]) -> None:
         try:
-            results, error = await self._send_batch([track_id for track_id, _ in batch])
+            results, error = await self._send_batch(ids)
         except asyncio.CancelledError:
-            for _, future in batch:
+            for future in futures:
                 future.cancel()
             raise
         except Exception as exc:  # a bug: answer the callers rather than leave them hanging
-            for _, future in batch:
+            for future in futures:
                 if not future.done():
                     future.set_exception(exc)
             raise
-        for (_, future), result in zip(batch, results, strict=True):
+        for future, result in zip(futures, results, strict=True):
             if future.done():
                 continue
             if error is None:
