@@ -19,7 +19,15 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Final, Literal, Self, cast
 
 from ._auth import TokenProvider, TokenSource
-from ._batching import MAX_BATCH_SIZE, BatchPlanner, IdValidator, Segment, SentResults, merge
+from ._batching import (
+    MAX_BATCH_SIZE,
+    BatchPlanner,
+    IdValidator,
+    Segment,
+    SentResults,
+    all_distinct,
+    merge,
+)
 from ._coalescer import Coalescer
 from ._errors import AuthenticationError, BatchError, HTTPStatusError
 from ._events import (
@@ -415,7 +423,7 @@ class GrooveClient:
         pipeline = run_pipeline(
             ids,
             operation=operation,
-            planner=BatchPlanner(self._batch_size, remember=True),
+            planner=BatchPlanner(self._batch_size, remember=True, distinct=all_distinct(ids)),
             send=lambda segment: self._send(operation, segment),
             limit=self._limit,
             registry=self._tasks,

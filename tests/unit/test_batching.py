@@ -10,6 +10,7 @@ from groove_async._batching import (
     BatchPlanner,
     IdValidator,
     Segment,
+    all_distinct,
     merge,
     normalise_id,
     plan_batches,
@@ -86,11 +87,14 @@ _pool = [catalog_id(i) for i in range(12)] + [GUID, GUID.upper().replace("MUSIC.
     remember=st.booleans(),
     order=st.permutations(list(range(60))),
     chunked=st.booleans(),
+    distinct=st.booleans(),
 )
 def test_every_input_answered_once_in_order_whatever_the_finish_order(
-    ids: list[str], batch: int, remember: bool, order: list[int], chunked: bool
+    ids: list[str], batch: int, remember: bool, order: list[int], chunked: bool, distinct: bool
 ) -> None:
-    planner = BatchPlanner(batch, remember=remember, max_inputs=batch * 3)
+    # ``distinct`` is only ever promised by a caller who checked it.
+    distinct = distinct and all_distinct(ids)
+    planner = BatchPlanner(batch, remember=remember, max_inputs=batch * 3, distinct=distinct)
     segments = _run(planner, ids, order, chunked)
     results = [r for s in segments for r in s.results or ()]
     assert [r.input_id for r in results] == ids
@@ -200,6 +204,28 @@ def test_fast_path_plans_a_clean_batch_without_per_id_work() -> None:
     lower = [GUID, catalog_id(4), catalog_id(5)]
     (segment,) = planner.feed_many(lower)
     assert segment.keys[0] == normalise_id(GUID) != GUID
+
+
+@given(ids=st.lists(st.sampled_from(_pool), max_size=30), extra=st.integers(0, 2500))
+def test_all_distinct_agrees_with_normalised_set(ids: list[str], extra: int) -> None:
+    # ``extra`` distinct fillers push repeats past the 1,000-ID chunks of the check.
+    ids = [catalog_id(1000 + i) for i in range(extra)] + ids
+    assert all_distinct(ids) == (len({normalise_id(i) for i in ids}) == len(ids))
+
+
+def test_distinct_planner_cuts_plain_slices_and_remembers_nothing() -> None:
+    ids = [catalog_id(i) for i in range(250)]
+    assert all_distinct(ids)
+    planner = BatchPlanner(100, distinct=True)
+    chunks = [ids[k : k + 100] for k in range(0, 250, 100)]
+    segments = [s for chunk in chunks for s in planner.feed_many(chunk)]
+    assert [s.sent for s in segments] == chunks[:2]
+    assert segments[0].sent is chunks[0]
+    # full batches leave nothing to look repeats up in (there are none); only the tail, fed
+    # one by one, is remembered
+    assert set(planner._known) == set(ids[200:])
+    assert not all_distinct([*ids, ids[7]])
+    assert not all_distinct([GUID, GUID.upper().replace("MUSIC.", "music.")])
 
 
 def test_check_many_finds_the_culprit() -> None:
