@@ -14,10 +14,16 @@ read one scenario's peak. It prints exactly one JSON line on stdout:
 * ``cpu_s`` is :func:`time.process_time` (user + system CPU of this process, all threads).
 * ``peak_rss_mib`` is ``ru_maxrss`` at the end: interpreter, imports, input list and the results
   held until the clock stops. ``rss_before_mib`` is the same figure just before the operation.
-* ``posts`` counts the HTTP requests the client made (retries included). The baseline counts its
-  own; the library scenarios count calls of the transport's ``send`` (a class-level wrapper of a
-  private method, one extra coroutine frame per POST, about 0.01 us per ID; ``null`` if the
-  private name ever moves).
+* ``posts`` counts the HTTP requests the client made (retries included). The baseline and
+  ``floor_aiohttp`` count their own; the library scenarios count calls of the transport's
+  ``send`` (a class-level wrapper of a private method, one extra coroutine frame per POST, about
+  0.01 us per ID; ``null`` if the private name ever moves). ``add_track_floor`` makes no request:
+  its ``posts`` are the batches its in-process coalescer resolved (what it would have POSTed).
+
+Two scenarios are floors, not clients a user would write: ``floor_aiohttp`` (the cheapest
+aiohttp client doing the bulk job: the ceiling of any aiohttp-based client on this machine) and
+``add_track_floor`` (the ``add_track`` harness against an in-process coalescer with no network:
+the cost of the caller's own tasks, the most any coalescer can reach).
 """
 
 from __future__ import annotations
@@ -33,7 +39,16 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-SCENARIOS = ("baseline", "add_tracks", "stream_add_tracks", "add_track")
+SCENARIOS = (
+    "baseline",
+    "floor_aiohttp",
+    "add_tracks",
+    "stream_add_tracks",
+    "add_track",
+    "add_track_floor",
+)
+#: Scenarios that never touch the server (the runner gives them no token and no server figures).
+NO_SERVER = frozenset({"add_track_floor"})
 BATCH = 100
 
 
@@ -75,6 +90,45 @@ async def baseline(url: str, token: str, ids: list[str], concurrency: int) -> di
         batches = await asyncio.gather(*(post(chunk) for chunk in chunks))
     results = [item for batch in batches for item in batch]
     return {"results": results, "posts": len(chunks)}
+
+
+# -- the aiohttp floor: the cheapest aiohttp client doing the same job ---------------------------
+#
+# Bodies pre-encoded to bytes before the clock, one session whose connector allows C connections,
+# C worker tasks pulling chunk indices from a shared counter (cheaper than the baseline's
+# semaphore + one task per chunk: C tasks in all instead of ceil(N/100), no semaphore wake-ups),
+# post(data=bytes), read the raw body, no status check and no JSON decoding in the clock. The
+# bodies are checked after the clock stops (see measure()). Nothing a real client could drop is
+# left: it is the ceiling of any aiohttp-based client on this machine.
+
+
+def encode_bodies(ids: list[str]) -> list[bytes]:
+    """``{"TrackIds": [...]}`` per 100-ID chunk, as bytes (done before the clock starts)."""
+    return [
+        json.dumps({"TrackIds": ids[i : i + BATCH]}).encode() for i in range(0, len(ids), BATCH)
+    ]
+
+
+async def floor_aiohttp(
+    url: str, token: str, bodies: list[bytes], concurrency: int
+) -> dict[str, Any]:
+    import aiohttp  # noqa: TID251  (the floor uses aiohttp directly: that is the point)
+
+    endpoint = f"{url}/1/content/music/collection/add"
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    results: list[bytes] = [b""] * len(bodies)
+    indices = iter(range(len(bodies)))  # shared by the workers: next() never suspends
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+        post = session.post
+
+        async def worker() -> None:
+            for i in indices:
+                async with post(endpoint, data=bodies[i], headers=headers) as resp:
+                    results[i] = await resp.read()
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return {"bodies": results, "posts": len(bodies)}
 
 
 # -- (b) (c) (d) the library -----------------------------------------------------------------
@@ -157,6 +211,84 @@ async def add_track(
     return {"counts": counts}
 
 
+# -- the add_track floor: the caller's own tasks against a coalescer that costs nothing ---------
+
+
+class FloorCoalescer:
+    """The least any coalescer can do: a future per call, resolved 100 at a time, no network.
+
+    ``add_track`` appends a fresh future to the pending list; when 100 are pending they are
+    resolved together in a ``loop.call_soon`` callback with one constant result. ``close``
+    schedules (``call_soon``, so after every task already started has made its call) the
+    resolution of the remainder. ``batches`` counts the batches resolved.
+    """
+
+    def __init__(self, result: Any) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.result = result
+        self.pending: list[asyncio.Future[Any]] = []
+        self.batches = 0
+
+    def add_track(self, track_id: str) -> asyncio.Future[Any]:
+        future = self.loop.create_future()
+        pending = self.pending
+        pending.append(future)
+        if len(pending) >= BATCH:
+            self.pending = []
+            self.loop.call_soon(self._resolve, pending)
+        return future
+
+    def _resolve(self, batch: list[asyncio.Future[Any]]) -> None:
+        self.batches += 1
+        result = self.result
+        for future in batch:
+            if not future.done():
+                future.set_result(result)
+
+    def _flush(self) -> None:
+        batch, self.pending = self.pending, []
+        if batch:
+            self._resolve(batch)
+
+    def close(self) -> None:
+        self.loop.call_soon(self._flush)
+
+
+class _FloorResult:
+    __slots__ = ("outcome",)
+
+    def __init__(self, outcome: Any) -> None:
+        self.outcome = outcome
+
+
+async def add_track_floor(ids: list[str], tasks: int) -> dict[str, Any]:
+    """The ``add_track`` harness, line for line, with ``FloorCoalescer.add_track`` in place of
+    ``GrooveClient.add_track``: no client, no session, no server."""
+    from groove_async import Outcome
+
+    counts = dict.fromkeys(Outcome, 0)
+    alive = asyncio.Semaphore(tasks)
+    running: set[asyncio.Task[None]] = set()
+    groove = FloorCoalescer(_FloorResult(Outcome.SUCCEEDED))
+
+    async def handler(track_id: str) -> None:
+        try:
+            result = await groove.add_track(track_id)
+            counts[result.outcome] += 1
+        finally:
+            alive.release()
+
+    for track_id in ids:
+        await alive.acquire()
+        task = asyncio.create_task(handler(track_id))
+        running.add(task)
+        task.add_done_callback(running.discard)
+    groove.close()  # the client's ``async with`` exit: flush what is left
+    if running:
+        await asyncio.gather(*running)
+    return {"counts": counts, "posts": groove.batches}
+
+
 # -- one measurement ---------------------------------------------------------------------------
 
 
@@ -206,7 +338,8 @@ class GcTimer:
 def prepare(args: argparse.Namespace) -> tuple[Callable[[], Any], PostCounter | None]:
     """Build the input and return (a coroutine factory for the timed operation, post counter)."""
     scenario = args.scenario
-    counter = None if scenario == "baseline" else PostCounter()
+    library = scenario in ("add_tracks", "stream_add_tracks", "add_track")
+    counter = PostCounter() if library else None
     if scenario == "stream_add_tracks":
         return (
             lambda: stream_add_tracks(args.url, args.token, args.start, args.n, args.concurrency),
@@ -219,6 +352,13 @@ def prepare(args: argparse.Namespace) -> tuple[Callable[[], Any], PostCounter | 
         return lambda: add_tracks(args.url, args.token, ids, args.concurrency), counter
     if scenario == "add_track":
         return lambda: add_track(args.url, args.token, ids, args.concurrency, args.tasks), counter
+    if scenario == "floor_aiohttp":
+        bodies = encode_bodies(ids)
+        return lambda: floor_aiohttp(args.url, args.token, bodies, args.concurrency), counter
+    if scenario == "add_track_floor":
+        if args.tasks < BATCH:  # fewer live tasks than a batch: none would ever fill up
+            raise SystemExit(f"add_track_floor needs --tasks >= {BATCH}")
+        return lambda: add_track_floor(ids, args.tasks), counter
     raise SystemExit(f"unknown scenario {scenario!r}")
 
 
@@ -264,6 +404,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         got = len(results)
         succeeded = sum(1 for item in results if "Id" in item and "Error" not in item)
         posts: int | None = out["posts"]
+    elif args.scenario == "floor_aiohttp":
+        # Decoded here, after the clock and after the peak RSS was read: not part of the cost.
+        items = [item for body in out["bodies"] for item in json.loads(body)["TrackActionResults"]]
+        got = len(items)
+        succeeded = sum(1 for item in items if "Id" in item and "Error" not in item)
+        posts = out["posts"]
     elif args.scenario == "add_tracks":
         results = out["results"]
         got = len(results)
@@ -273,12 +419,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         counts = out["counts"]
         got = sum(counts.values())
         succeeded = sum(v for k, v in counts.items() if k == "SUCCEEDED")
-        posts = counter.count if counter else None
+        posts = out.get("posts", counter.count if counter else None)
     return {
         "scenario": args.scenario,
         "n": n,
         "concurrency": args.concurrency,
-        "tasks": args.tasks if args.scenario == "add_track" else None,
+        "tasks": args.tasks if args.scenario in ("add_track", "add_track_floor") else None,
         "wall_s": wall,
         "ids_per_s": n / wall if wall > 0 else None,
         "cpu_s": cpu,
@@ -304,8 +450,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", choices=SCENARIOS, required=True)
-    parser.add_argument("--url", required=True, help="the emulator's base URL")
-    parser.add_argument("--token", required=True)
+    parser.add_argument(
+        "--url", required=True, help="the emulator's base URL (add_track_floor: ignored)"
+    )
+    parser.add_argument("--token", required=True, help="add_track_floor: ignored")
     parser.add_argument("--n", type=int, required=True, help="how many IDs")
     parser.add_argument("--start", type=int, default=0, help="first catalog ID number")
     parser.add_argument("--concurrency", type=int, default=16)
