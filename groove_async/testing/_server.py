@@ -8,9 +8,14 @@ the emulator's own :mod:`._xml`). Request bodies are read in one place, :func:`_
 in either format.
 
 The request path is kept short on purpose (the benchmarks push thousands of requests per second
-through it): precompiled regexes, stdlib :mod:`json`, constant error bodies built once per
-server, no logging; the request log is a bounded deque of small frozen records. The XML paths
-cost nothing to JSON requests beyond a look at ``Accept`` and the body's first byte.
+through it, and the emulator's CPU per request is part of what they measure): aiohttp.web's
+low-level server with the usual add routed without the router (:meth:`FakeGrooveServer._dispatch`),
+orjson to read JSON (the stdlib decoder, the reference, whenever orjson refuses a body), the
+healthy bulk add done in bulk on joined buffers (:meth:`FakeGrooveServer._add_documented`), one
+timer for all the requests sleeping out the latency (:class:`_Sleeper`), constant error bodies
+built once per server, no logging; the request log is a bounded deque of small frozen records.
+The XML paths cost nothing to JSON requests beyond a look at ``Accept`` and the body's first
+byte.
 """
 
 from __future__ import annotations
@@ -20,15 +25,17 @@ import json
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Mapping
-from typing import Any, Final
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from typing import Any, Final, cast
 
 import attrs
-from aiohttp import web
+import orjson
+from aiohttp import hdrs, web
 
 from ._catalog import (
     NAMESPACE,
-    are_documented_track_ids,
+    documented_heads,
+    documented_owner,
     is_documented_track_id,
     mint_collection_id,
     mint_collection_ids,
@@ -47,6 +54,14 @@ DEFAULT_CAPACITY: Final = 50_000
 
 PLAYLIST_CAPACITY: Final = 100
 """Playlists a collection holds *(inferred, spec section 3)*; the emulator has no playlists."""
+
+_TRACK_ACTION_ROUTE: Final = "/1/content/{namespace}/collection/{action:(?i:add|delete)}"
+_PROFILE_ROUTE: Final = "/1/user/{namespace}/profile"
+# Request targets (path and query as sent) _dispatch routes without the router: the action.
+_TRACK_ACTION_TARGETS: Final = {
+    f"/1/content/{NAMESPACE}/collection/add": "add",
+    f"/1/content/{NAMESPACE}/collection/delete": "delete",
+}
 
 _JSON_CONTENT_TYPE: Final = "application/json; charset=utf-8"
 _HTML_CONTENT_TYPE: Final = "text/html; charset=utf-8"
@@ -76,11 +91,9 @@ _GATEWAY_504_PAGE: Final = (
 _NON_JSON_BODY: Final = b"OK"
 
 _UTF8_BOM: Final = b"\xef\xbb\xbf"
-_STR_ONLY: Final = frozenset({str})
-# The all-success TrackActionResponse, for IDs that need no JSON escaping (_add's fast path).
-_RESULT_JSON: Final = '{{"InputId":"{}","Id":"{}"}}'.format
-_RESULTS_HEAD: Final = '{"TrackActionResults":['
-_RESULTS_TAIL: Final = "]}"
+# The all-success TrackActionResponse of n IDs, for IDs that need no JSON escaping (_add's fast
+# path): the strings to join, with the IDs at 1::4 and the collection IDs at 3::4.
+_RESULTS_TEMPLATES: dict[int, list[str]] = {}
 _XML_MEDIA_TYPES: Final = frozenset({"application/xml", "text/xml"})
 _JSON_MEDIA_TYPES: Final = frozenset({"application/json", "text/json"})
 
@@ -116,7 +129,14 @@ class RequestRecord:
 
 
 class _User:
-    """One user's collection: catalog ID <-> collection ID, both directions."""
+    """One user's collection: catalog ID -> collection ID, and the way back.
+
+    ``by_catalog`` is the collection, in the order the tracks were added. ``by_collection`` maps
+    back only the collection IDs of catalog IDs that are not documented track IDs: a collection
+    ID minted for a documented track ID holds its GUID head, which is all that differs between
+    two such catalog IDs, so :meth:`owner` finds those from the ID itself
+    (:func:`~._catalog.documented_owner`). The healthy bulk add then has one dict to update.
+    """
 
     __slots__ = ("by_catalog", "by_collection", "version")
 
@@ -124,6 +144,30 @@ class _User:
         self.by_catalog: dict[str, str] = {}
         self.by_collection: dict[str, str] = {}
         self.version = 0
+
+    def owner(self, collection_id: str) -> str | None:
+        """The catalog ID whose collection ID this is, or None when no track has it."""
+        owner = self.by_collection.get(collection_id)
+        if owner is None:
+            candidate = documented_owner(collection_id)
+            if candidate is not None and self.by_catalog.get(candidate) == collection_id:
+                return candidate
+        return owner
+
+    def insert(self, catalog_id: str, collection_id: str) -> None:
+        self.by_catalog[catalog_id] = collection_id
+        if not is_documented_track_id(catalog_id):
+            self.by_collection[collection_id] = catalog_id
+
+    def remove(self, collection_id: str) -> str | None:
+        """Take a track out by its collection ID; returns its catalog ID (None: not there)."""
+        owner = self.by_collection.pop(collection_id, None)
+        if owner is None:
+            owner = self.owner(collection_id)
+            if owner is None:
+                return None
+        del self.by_catalog[owner]
+        return owner
 
 
 class _Token:
@@ -225,6 +269,22 @@ class _Bodies:
         )
 
 
+def _results_json(ids: list[str], collection_ids: list[str]) -> bytes:
+    """``{"TrackActionResults":[{"InputId":..,"Id":..},...]}`` for IDs JSON needs not escape."""
+    count = len(ids)
+    template = _RESULTS_TEMPLATES.get(count)
+    if template is None:
+        template = ['{"TrackActionResults":[{"InputId":"']
+        for _ in range(count - 1):
+            template += ["", '","Id":"', "", '"},{"InputId":"']
+        template += ["", '","Id":"', "", '"}]}']
+        _RESULTS_TEMPLATES[count] = template
+    parts = template.copy()
+    parts[1::4] = ids
+    parts[3::4] = collection_ids
+    return "".join(parts).encode("ascii")
+
+
 def _parse_track_ids(body: bytes, content_type: str = "") -> tuple[list[str] | None, str | None]:
     """Read a TrackActionRequest: ``(ids, None)``, or ``(ids or None, problem)``.
 
@@ -237,16 +297,25 @@ def _parse_track_ids(body: bytes, content_type: str = "") -> tuple[list[str] | N
     if "xml" in content_type.lower() or _looks_like_xml(stripped):
         return _parse_xml_track_ids(body)
     try:
-        # json.loads on bytes accepts UTF-8 with or without a BOM (spec section 1).
-        data = json.loads(body)
-    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError
-        return None, _INVALID
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        # orjson takes strict UTF-8 JSON only; the stdlib decoder is the reference and also
+        # accepts a BOM (spec section 1), NaN, big numbers, lone surrogates and UTF-16/32. What
+        # orjson does accept, it reads as the stdlib does (tests/emulator/test_emulator_json.py).
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError
+            return None, _INVALID
     if type(data) is not dict:
         return None, _INVALID
     ids = data.get("TrackIds")
     if ids is None:
         return None, _MISSING
-    if type(ids) is not list or not set(map(type, ids)) <= _STR_ONLY:
+    if type(ids) is not list:
+        return None, _INVALID
+    try:
+        "".join(ids)  # every item a string (the decoders make no str subclasses)
+    except TypeError:
         return None, _INVALID
     if not ids:
         return ids, _MISSING
@@ -271,7 +340,7 @@ def _parse_xml_track_ids(body: bytes) -> tuple[list[str] | None, str | None]:
     return ids, None
 
 
-def _wants_xml(request: web.Request) -> bool:
+def _wants_xml(request: web.BaseRequest) -> bool:
     """Whether to answer in XML (spec section 1): ``?contentType=xml``, or ``Accept`` asks for it.
 
     ``contentType`` (for clients that cannot set headers) wins over ``Accept``. In ``Accept``
@@ -325,12 +394,68 @@ def _render(
     return web.Response(status=status, body=body, headers=all_headers)
 
 
-def _drop(request: web.Request) -> web.Response:
+def _drop(request: web.BaseRequest) -> web.Response:
     """Close the connection without answering; the returned response is never sent."""
     transport = request.transport
     if transport is not None:
         transport.close()
     return web.Response(status=499)
+
+
+class _Sleeper:
+    """``asyncio.sleep`` for the requests' latency, with one timer for all of them.
+
+    With a constant latency the requests' wake-up times grow in the order they arrive, so they
+    wait in a queue woken by one timer, set for the first: no timer handle, heap entry and
+    cancellation per request. A request due before the last one queued (latency jitter, a plan
+    with a shorter latency) takes ``asyncio.sleep``. Either way a request wakes in the first
+    event-loop iteration at or after its time, as with ``asyncio.sleep``.
+    """
+
+    __slots__ = ("_loop", "_queue", "_resolution", "_timer")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        self._loop = loop
+        self._queue: deque[tuple[float, asyncio.Future[None]]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+        # What asyncio allows for when it runs due timers.
+        self._resolution = time.get_clock_info("monotonic").resolution
+
+    def sleep(self, delay: float) -> Awaitable[None]:
+        loop = self._loop
+        assert loop is not None, "the server is not running"
+        when = loop.time() + delay
+        queue = self._queue
+        if queue and when < queue[-1][0]:
+            return asyncio.sleep(delay)
+        future: asyncio.Future[None] = loop.create_future()
+        queue.append((when, future))
+        if self._timer is None:
+            self._timer = loop.call_at(when, self._wake)
+        return future
+
+    def _wake(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        self._timer = None
+        queue = self._queue
+        end = loop.time() + self._resolution
+        while queue:
+            when, future = queue[0]
+            if when >= end:
+                self._timer = loop.call_at(when, self._wake)
+                return
+            queue.popleft()
+            if not future.done():  # its request may have been cancelled
+                future.set_result(None)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for _, future in self._queue:
+            future.cancel()
+        self._queue.clear()
 
 
 class FakeGrooveServer:
@@ -428,7 +553,9 @@ class FakeGrooveServer:
         self._logging = log_limit != 0
         self._host = host
         self._port = port
-        self._runner: web.AppRunner | None = None
+        self._runner: web.ServerRunner | None = None
+        self._router = web.UrlDispatcher()
+        self._sleeper = _Sleeper(None)
         self._url: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -442,15 +569,16 @@ class FakeGrooveServer:
         """
         if self._runner is not None:
             raise RuntimeError("the server is already running")
-        app = web.Application()
+        # aiohttp.web's low-level server with an aiohttp router of its own, instead of a
+        # web.Application: _dispatch does what the application would (see there), minus its
+        # per-request overhead.
+        router = web.UrlDispatcher()
         # Spec section 3: the action segment is matched case-insensitively (the SDKs sent "Add").
-        app.router.add_post(
-            "/1/content/{namespace}/collection/{action:(?i:add|delete)}", self._on_track_action
-        )
-        app.router.add_get("/1/user/{namespace}/profile", self._on_profile)
-        runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, shutdown_timeout=_SHUTDOWN_TIMEOUT
-        )
+        router.add_post(_TRACK_ACTION_ROUTE, self._route_track_action)
+        router.add_get(_PROFILE_ROUTE, self._route_profile)  # and HEAD
+        self._router = router
+        server = web.Server(self._dispatch, access_log=None)
+        runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=_SHUTDOWN_TIMEOUT)
         await runner.setup()
         try:
             site = web.TCPSite(runner, self._host, self._port)
@@ -460,6 +588,7 @@ class FakeGrooveServer:
             raise
         host, port = runner.addresses[0][:2]
         self._runner = runner
+        self._sleeper = _Sleeper(asyncio.get_running_loop())
         self._url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     async def stop(self) -> None:
@@ -467,7 +596,8 @@ class FakeGrooveServer:
         runner, self._runner = self._runner, None
         self._url = None
         if runner is not None:
-            await runner.cleanup()
+            await runner.cleanup()  # lets the requests in progress finish (for a while)
+            self._sleeper.close()
 
     async def __aenter__(self) -> FakeGrooveServer:
         await self.start()
@@ -604,7 +734,44 @@ class FakeGrooveServer:
 
     # -- request handling ------------------------------------------------------------------
 
-    def _authenticate(self, request: web.Request) -> tuple[_Token | None, str]:
+    async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
+        """Route a request as a ``web.Application`` with these two routes and no middleware would.
+
+        A POST to ``/1/content/music/collection/add`` (or ``delete``), as written, is what the
+        router would match with these values anyway: it goes straight to the handler. Anything
+        else asks the router, including for the 404 and 405 answers (405 with ``Allow``), and a
+        request with ``Expect`` gets the router's expect handler (``100 Continue``) first, as in
+        ``web.Application``.
+        """
+        action = _TRACK_ACTION_TARGETS.get(request.raw_path)
+        if (
+            action is not None
+            and request.method == hdrs.METH_POST
+            and not request.headers.get(hdrs.EXPECT)
+        ):
+            return await self._on_track_action(request, NAMESPACE, action)
+        # The router reads the method and rel_url only, which every BaseRequest has.
+        match_info = await self._router.resolve(cast(web.Request, request))
+        if request.headers.get(hdrs.EXPECT):
+            expected = await match_info.expect_handler(cast(web.Request, request))
+            await request.writer.drain()
+            if expected is not None:
+                return expected
+        if match_info.http_exception is not None:
+            raise match_info.http_exception
+        if match_info.route.method == hdrs.METH_POST:
+            return await self._on_track_action(
+                request, match_info["namespace"], match_info["action"]
+            )
+        return await self._on_profile(request, match_info["namespace"])
+
+    async def _route_track_action(self, request: web.Request) -> web.StreamResponse:
+        raise AssertionError("routed by _dispatch")  # pragma: no cover
+
+    async def _route_profile(self, request: web.Request) -> web.StreamResponse:
+        raise AssertionError("routed by _dispatch")  # pragma: no cover
+
+    def _authenticate(self, request: web.BaseRequest) -> tuple[_Token | None, str]:
         """Return the token's state (``None`` when refused) and its log label (spec section 2)."""
         values = request.headers.getall("Authorization", ())
         if not values:
@@ -619,7 +786,7 @@ class FakeGrooveServer:
 
     def _record(
         self,
-        request: web.Request,
+        request: web.BaseRequest,
         status: int | None,
         ids: list[str] | None,
         arrived: float,
@@ -641,7 +808,13 @@ class FakeGrooveServer:
             )
 
     def _process(
-        self, request: web.Request, body: bytes, *, encoded: bool = False
+        self,
+        request: web.BaseRequest,
+        namespace: str,
+        action: str,
+        body: bytes,
+        *,
+        encoded: bool = False,
     ) -> tuple[int, dict[str, Any] | bytes, list[str] | None, str]:
         """Apply one TrackActionRequest: ``(status, payload, ids, token label)``.
 
@@ -651,7 +824,7 @@ class FakeGrooveServer:
         ids, problem = _parse_track_ids(body, request.headers.get("Content-Type", ""))
         bodies = self._bodies
         # The namespace is part of the path, checked before the user (spec section 1).
-        if request.match_info["namespace"] != NAMESPACE:
+        if namespace != NAMESPACE:
             return 400, bodies.bad_namespace, ids, self._authenticate(request)[1]
         state, label = self._authenticate(request)
         if state is None:
@@ -667,7 +840,7 @@ class FakeGrooveServer:
             )
         if len(ids) > MAX_IDS:
             return 400, bodies.too_many, ids, label
-        if request.match_info["action"].lower() == "add":
+        if action.lower() == "add":
             return 200, self._add(state.user, ids, encoded=encoded), ids, label
         return 200, self._delete(state.user, ids), ids, label
 
@@ -692,12 +865,10 @@ class FakeGrooveServer:
         With ``encoded``, an add that takes the fast path returns its JSON body, the bytes
         :func:`_encode_body` would make of the payload.
         """
-        if (
-            self._default_catalog
-            and len(user.by_catalog) + len(ids) <= self._capacity
-            and are_documented_track_ids(ids)
-        ):
-            return self._add_documented(user, ids, encoded)
+        if self._default_catalog and len(user.by_catalog) + len(ids) <= self._capacity:
+            heads = documented_heads(ids)
+            if heads is not None:
+                return self._add_documented(user, ids, heads, encoded)
         bodies = self._bodies
         by_catalog = user.by_catalog
         existing_id = by_catalog.get
@@ -718,58 +889,58 @@ class FakeGrooveServer:
                 failed = True
             else:
                 new_id = mint_collection_id(self._rng, input_id)
-                while new_id in user.by_collection:  # 128 random bits: never, but be exact
+                while user.owner(new_id) is not None:  # 128 random bits: never, but be exact
                     new_id = mint_collection_id(self._rng, input_id)
-                by_catalog[input_id] = new_id
-                user.by_collection[new_id] = input_id
+                user.insert(input_id, new_id)
                 append({"InputId": input_id, "Id": new_id})
                 changed = True
         if changed:
             user.version += 1
         return self._track_action_response(results, failed)
 
-    def _add_documented(self, user: _User, ids: list[str], encoded: bool) -> dict[str, Any] | bytes:
+    def _add_documented(
+        self, user: _User, ids: list[str], heads: bytes, encoded: bool
+    ) -> dict[str, Any] | bytes:
         """The healthy bulk add, in bulk: default catalog, every ID normalised and of the
-        documented track shape, room for all of them.
+        documented track shape (``heads``: :func:`~._catalog.documented_heads`), room for all.
 
         Every item succeeds, so this is the general loop of :meth:`_add` with its branches
         decided in advance: the same collection, the same draws from the generator (one per new
         ID, in request order) and the same payload.
         """
         by_catalog = user.by_catalog
-        fresh = dict.fromkeys(ids)  # distinct, in order of first appearance
-        if not by_catalog.keys().isdisjoint(fresh):
-            new_ids = [i for i in fresh if i not in by_catalog]
-        else:
-            new_ids = list(fresh)
-        if new_ids:
-            by_collection = user.by_collection
-            minted = mint_collection_ids(self._rng, new_ids, by_collection.keys())
-            by_catalog.update(zip(new_ids, minted, strict=True))
-            by_collection.update(zip(minted, new_ids, strict=True))
+        # A collection ID minted for a documented track ID holds its GUID head: it can only be
+        # taken by one in by_collection (see _User).
+        taken = user.by_collection.keys()
+        if len(set(ids)) == len(ids) and by_catalog.keys().isdisjoint(ids):
+            # All new and distinct: the common case.
+            collection_ids = mint_collection_ids(self._rng, ids, taken, heads)
+            by_catalog.update(zip(ids, collection_ids, strict=True))
             user.version += 1
-        collection_ids = list(map(by_catalog.__getitem__, ids))
+        else:
+            new_ids = [i for i in dict.fromkeys(ids) if i not in by_catalog]
+            if new_ids:
+                minted = mint_collection_ids(self._rng, new_ids, taken)
+                by_catalog.update(zip(new_ids, minted, strict=True))
+                user.version += 1
+            collection_ids = list(map(by_catalog.__getitem__, ids))
         if encoded:
             # Catalog IDs of the documented shape and minted IDs (URL-safe base64) hold nothing
             # JSON escapes.
-            items = ",".join(map(_RESULT_JSON, ids, collection_ids))
-            return (_RESULTS_HEAD + items + _RESULTS_TAIL).encode("ascii")
+            return _results_json(ids, collection_ids)
         results = [{"InputId": i, "Id": c} for i, c in zip(ids, collection_ids, strict=True)]
         return self._track_action_response(results, False)
 
     def _delete(self, user: _User, ids: list[str]) -> dict[str, Any]:
         """collection/delete (spec section 3.2): takes collection IDs."""
         bodies = self._bodies
-        by_collection = user.by_collection
         results: list[dict[str, Any]] = []
         failed = changed = False
         for input_id in self._normalise_all(ids):
-            catalog_id = by_collection.pop(input_id, None)
-            if catalog_id is None:
+            if user.remove(input_id) is None:
                 results.append({"InputId": input_id, "Error": bodies.item_invalid_delete})
                 failed = True
             else:
-                del user.by_catalog[catalog_id]
                 results.append({"InputId": input_id})
                 changed = True
         if changed:
@@ -782,25 +953,32 @@ class FakeGrooveServer:
             return {"TrackActionResults": results, "Error": self._bodies.some_failed}
         return {"TrackActionResults": results}
 
-    async def _on_track_action(self, request: web.Request) -> web.Response:
+    async def _on_track_action(
+        self, request: web.BaseRequest, namespace: str, action: str
+    ) -> web.Response:
         arrived = time.monotonic()
-        body = await request.read()
+        content = request.content
+        if content.is_eof() and content.total_bytes <= request.client_max_size:
+            # The whole body is in (the usual case): what request.read() returns, minus its loop.
+            body = content.read_nowait()
+        else:
+            body = await request.read()
         if self._script:
-            return await self._serve_scripted(request, body, arrived)
+            return await self._serve_scripted(request, namespace, action, body, arrived)
         xml = _wants_xml(request)
         plan = self._faults
         # Decide at arrival, so the draws follow the order requests came in.
         fault = plan.roll(self._rng)
         delay = plan.delay(self._rng)
         if delay > 0.0:
-            await asyncio.sleep(delay)
+            await self._sleeper.sleep(delay)
         if fault is not None and fault not in POST_PROCESSING_FAULTS:
             status, response = self._pre_processing_fault(request, fault, plan, xml)
             ids, _ = _parse_track_ids(body, request.headers.get("Content-Type", ""))
             self._record(request, status, ids, arrived, fault, self._authenticate(request)[1])
             return response
         status, payload, ids, label = self._process(
-            request, body, encoded=fault is None and not xml
+            request, namespace, action, body, encoded=fault is None and not xml
         )
         if isinstance(payload, bytes):
             headers = {"Content-Type": _JSON_CONTENT_TYPE}
@@ -814,7 +992,7 @@ class FakeGrooveServer:
         return response
 
     def _pre_processing_fault(
-        self, request: web.Request, fault: str, plan: FaultPlan, xml: bool
+        self, request: web.BaseRequest, fault: str, plan: FaultPlan, xml: bool
     ) -> tuple[int | None, web.Response]:
         """A failure before the collection saw the request (state unchanged)."""
         bodies = self._bodies
@@ -862,13 +1040,13 @@ class FakeGrooveServer:
         return web.Response(status=200, body=body, headers={"Content-Type": content_type})
 
     async def _serve_scripted(
-        self, request: web.Request, body: bytes, arrived: float
+        self, request: web.BaseRequest, namespace: str, action: str, body: bytes, arrived: float
     ) -> web.Response:
         scripted = self._script.popleft()
         if scripted.apply:
             # The server did the work; only the answer below reaches (or fails to reach) the
             # client.
-            _, _, ids, label = self._process(request, body)
+            _, _, ids, label = self._process(request, namespace, action, body)
         else:
             ids = _parse_track_ids(body, request.headers.get("Content-Type", ""))[0]
             label = self._authenticate(request)[1]
@@ -881,7 +1059,7 @@ class FakeGrooveServer:
         self._record(request, scripted.status, ids, arrived, "scripted", label)
         return web.Response(status=scripted.status, body=payload, headers=headers)
 
-    async def _on_profile(self, request: web.Request) -> web.Response:
+    async def _on_profile(self, request: web.BaseRequest, namespace: str) -> web.Response:
         """``GET /1/user/music/profile``: collection counts and remaining capacity.
 
         The shape follows the documentation page of the profile endpoint (``Collection`` with
@@ -893,7 +1071,7 @@ class FakeGrooveServer:
         state, label = self._authenticate(request)
         status: int
         payload: dict[str, Any]
-        if request.match_info["namespace"] != NAMESPACE:
+        if namespace != NAMESPACE:
             status, payload = 400, bodies.bad_namespace
         elif state is None:
             status, payload = 401, bodies.unauthorized

@@ -12,13 +12,20 @@ import random
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from groove_async.testing import FakeGrooveServer, FaultPlan, catalog_track_id
 from groove_async.testing._catalog import (
+    _encode_documented,
+    _encode_one,
     are_documented_track_ids,
+    documented_heads,
+    documented_owner,
     is_documented_track_id,
     mint_collection_id,
     mint_collection_ids,
+    normalise_id,
 )
 
 from .conftest import ADD, Api, StartEmulator
@@ -163,3 +170,135 @@ def test_bulk_minting_draws_as_one_by_one(seed: int) -> None:
 def test_documented_track_ids_check(ids: list[str], expected: bool) -> None:
     assert are_documented_track_ids(ids) is expected
     assert expected is all(is_documented_track_id(i) for i in ids)
+
+
+# -- the bulk helpers against their one-by-one definitions -----------------------------------
+
+near_misses = st.one_of(
+    st.builds(catalog_track_id, st.integers(0, 2**32 - 1)),
+    st.builds(lambda n: catalog_track_id(n).lower(), st.integers(0, 2**32 - 1)),
+    st.builds(
+        lambda n, at, ch: (lambda s: s[:at] + ch + s[at + 1 :])(catalog_track_id(n)),
+        st.integers(0, 2**32 - 1),
+        st.integers(0, 41),
+        st.sampled_from(list("0123456789ABCDEFabcdefgG-.\n\x00é m")),
+    ),
+    st.builds(lambda n, extra: catalog_track_id(n) + extra, st.integers(0, 9), st.text(max_size=3)),
+    st.builds(lambda n: catalog_track_id(n)[:-1], st.integers(0, 9)),
+    st.text(max_size=50),
+)
+
+
+@settings(max_examples=500)
+@given(st.lists(near_misses, max_size=8))
+def test_documented_heads_is_the_definition(ids: list[str]) -> None:
+    expected = all(normalise_id(i) == i and is_documented_track_id(i) for i in ids)
+    heads = documented_heads(ids)
+    if expected:
+        assert heads == b"".join(bytes.fromhex(i[6:14]) for i in ids)
+    else:
+        assert heads is None
+    assert are_documented_track_ids(ids) is expected
+
+
+def test_documented_heads_of_whole_requests() -> None:
+    ids = [catalog_track_id(n * 7919) for n in range(100)]
+    assert documented_heads(ids) == b"".join((n * 7919).to_bytes(4, "big") for n in range(100))
+    # One ID spread over two, each of the right length in total: refused.
+    assert documented_heads([ids[0][:20], ids[0][20:] + ids[1][:20], ids[1][20:]]) is None
+    assert documented_heads([ids[0] + "\n" * 6 + ids[1]]) is None
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 100])
+def test_minting_ids_that_hold_the_gap_between_ids(count: int) -> None:
+    """All-zero random bytes put 28 "A"s in an ID: the bulk encoder's split cannot be used."""
+    ids = [catalog_track_id(n) for n in range(count)]
+    heads = documented_heads(ids)
+    assert heads is not None
+    zeros = bytes(16 * count)
+    expected = [_encode_one(zeros[16 * k : 16 * k + 16], i) for k, i in enumerate(ids)]
+    assert _encode_documented(zeros, heads, count) == expected
+    assert "A" * 24 in expected[0]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_documented_owner(seed: int) -> None:
+    rng = random.Random(seed)
+    for catalog_id in [catalog_track_id(rng.getrandbits(32)) for _ in range(50)]:
+        assert documented_owner(mint_collection_id(rng, catalog_id)) == catalog_id
+    # Minted for an ID that is no documented track: the head it holds names another ID (or
+    # none); the collection decides, see test_collection_ids_of_every_kind_of_catalog_id.
+    artist = "music.6F0A0600-0200-11DB-89CA-0019B92A3933"
+    assert documented_owner(mint_collection_id(rng, artist)) == catalog_track_id(0x6F0A0600)
+    assert documented_owner(mint_collection_id(rng, "plain")) == catalog_track_id(0)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "music.",
+        "music." + "A" * 33,
+        "music." + "A" * 35,
+        "Music." + "A" * 34,
+        "x" * 40,
+        "music." + "!" * 34,
+        "music." + "é" * 34,
+        "music." + "=" * 34,
+    ],
+)
+def test_documented_owner_of_anything_else(text: str) -> None:
+    assert documented_owner(text) is None
+
+
+@pytest.mark.parametrize("custom", [True, False])
+async def test_collection_ids_of_every_kind_of_catalog_id(
+    emulator: StartEmulator, custom: bool
+) -> None:
+    """Collection IDs minted for documented track IDs are found from the ID itself, others from
+    a map: delete finds both, and nothing else."""
+    artist = "music.6F0A0600-0200-11DB-89CA-0019B92A3933"
+    same_head_track = catalog_track_id(0x6F0A0600)
+    if custom:
+        ids = [catalog_track_id(1), artist, "plain", same_head_track, catalog_track_id(2)]
+        api = await emulator(seed=3, catalog=ids)
+    else:
+        ids = [catalog_track_id(1), same_head_track, catalog_track_id(2)]
+        api = await emulator(seed=3)
+    reply = await api.add(ids)
+    minted = {item["InputId"]: item["Id"] for item in reply.json()["TrackActionResults"]}
+    assert list(minted) == ids
+    assert api.server.collection(TOKEN) == minted
+    # A collection ID that differs in its last character decodes to the same head.
+    near = minted[catalog_track_id(1)][:-1] + "R"
+    reply = await api.delete([near, catalog_track_id(1), *minted.values(), *minted.values()])
+    items = reply.json()["TrackActionResults"]
+    failed = [True, True] + [False] * len(minted) + [True] * len(minted)
+    assert ["Error" in item for item in items] == failed
+    assert api.server.collection(TOKEN) == {}
+    assert api.server._lookup(TOKEN).user.by_collection == {}
+
+
+async def test_a_collision_with_a_documented_track_is_minted_again(
+    emulator: StartEmulator,
+) -> None:
+    """An artist ID whose GUID head is a track's, drawing the track's 16 bytes again, would get
+    the track's collection ID: it is minted again, as any collision."""
+    artist = "music.6F0A0600-0200-11DB-89CA-0019B92A3933"
+    track = catalog_track_id(0x6F0A0600)
+    api = await emulator(seed=9, catalog=[artist, track])
+    state = api.server._rng.getstate()
+    track_id = (await api.add([track])).json()["TrackActionResults"][0]["Id"]
+    api.server._rng.setstate(state)
+    preview = random.Random()
+    preview.setstate(state)
+    preview.random()  # the request's fault roll
+    first = mint_collection_id(preview, artist)
+    second = mint_collection_id(preview, artist)
+    assert first == track_id  # the same bytes and the same head
+    artist_id = (await api.add([artist])).json()["TrackActionResults"][0]["Id"]
+    assert artist_id == second
+    assert api.server.collection(TOKEN) == {track: track_id, artist: artist_id}
+    reply = await api.delete([track_id])
+    assert "Error" not in reply.json()["TrackActionResults"][0]
+    assert api.server.collection(TOKEN) == {artist: artist_id}

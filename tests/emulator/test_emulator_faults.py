@@ -188,6 +188,106 @@ async def test_latency_does_not_block_other_requests(emulator: StartEmulator) ->
     assert time.monotonic() - started < 10 * 0.2  # concurrent, not one after the other
 
 
+async def test_latency_is_kept_by_every_request(emulator: StartEmulator) -> None:
+    import asyncio
+
+    api = await emulator(faults=FaultPlan(latency=0.05))
+
+    async def timed(n: int) -> float:
+        await asyncio.sleep(n * 0.007)
+        started = time.monotonic()
+        assert (await api.add([catalog_track_id(n)])).status == 200
+        return time.monotonic() - started
+
+    elapsed = await asyncio.gather(*(timed(n) for n in range(20)))
+    assert min(elapsed) >= 0.05
+    assert max(elapsed) < 1.0
+
+
+async def test_a_shorter_latency_overtakes_a_longer_one(emulator: StartEmulator) -> None:
+    import asyncio
+
+    api = await emulator(faults=FaultPlan(latency=0.4))
+    done: list[str] = []
+
+    async def add(name: str, n: int) -> None:
+        started = time.monotonic()
+        assert (await api.add([catalog_track_id(n)])).status == 200
+        done.append(name)
+        assert time.monotonic() - started >= (0.4 if name == "slow" else 0.02)
+
+    slow = asyncio.create_task(add("slow", 1))
+    await asyncio.sleep(0.05)
+    api.server.faults = FaultPlan(latency=0.02)
+    await add("fast", 2)
+    await slow
+    assert done == ["fast", "slow"]
+    assert list(api.server.collection("demo-token")) == [catalog_track_id(2), catalog_track_id(1)]
+
+
+async def test_stopping_lets_sleeping_requests_finish(emulator: StartEmulator) -> None:
+    import asyncio
+
+    api = await emulator(faults=FaultPlan(latency=0.1))
+    replies = asyncio.gather(*(api.add([catalog_track_id(n)]) for n in range(5)))
+    await asyncio.sleep(0.03)
+    await api.server.stop()
+    assert [r.status for r in await replies] == [200] * 5
+
+
+async def test_stopping_cuts_requests_sleeping_too_long(emulator: StartEmulator) -> None:
+    import asyncio
+
+    api = await emulator(faults=FaultPlan(latency=30.0))
+    reply = asyncio.ensure_future(api.add(IDS))
+    await asyncio.sleep(0.05)
+    started = time.monotonic()
+    await api.server.stop()
+    assert time.monotonic() - started < 5
+    with pytest.raises(aiohttp.ClientError):
+        await reply
+    await api.server.start()  # and it starts again, with its latency
+    api.server.faults = FaultPlan(latency=0.02)
+    assert (await api.add(IDS)).status == 200
+
+
+@pytest.mark.parametrize("seed", range(5))
+async def test_the_latency_queue_wakes_each_sleeper_in_time(seed: int) -> None:
+    """The server's sleeper, under latencies that grow, repeat and shrink, and cancellations."""
+    import asyncio
+
+    from groove_async.testing._server import _Sleeper
+
+    loop = asyncio.get_running_loop()
+    sleeper = _Sleeper(loop)
+    rng = random.Random(seed)
+    late: list[float] = []
+
+    async def sleep(delay: float) -> None:
+        due = loop.time() + delay
+        await sleeper.sleep(delay)
+        late.append(loop.time() - due)
+
+    tasks = []
+    for n in range(40):
+        delay = rng.choice([0.01, 0.02, 0.02, 0.03, rng.uniform(0.001, 0.05)])
+        tasks.append(asyncio.ensure_future(sleep(0.3 if n in (3, 10) else delay)))
+        await asyncio.sleep(rng.choice([0, 0, 0.001, 0.004]))
+        if n == 12:
+            tasks[3].cancel()
+            tasks[10].cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert len(late) == 38
+    assert tasks[3].cancelled() and tasks[10].cancelled()
+    assert min(late) >= -1e-6  # never early
+    await asyncio.sleep(0.35)  # the cancelled ones leave the queue at their time
+    assert sleeper._timer is None and not sleeper._queue
+    pending = asyncio.ensure_future(sleeper.sleep(10))
+    sleeper.close()
+    with pytest.raises(asyncio.CancelledError):
+        await pending
+
+
 # -- the plan itself -------------------------------------------------------------------------
 
 
