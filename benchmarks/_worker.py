@@ -36,6 +36,7 @@ import os
 import resource
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -217,16 +218,24 @@ async def add_track(
 class FloorCoalescer:
     """The least any coalescer can do: a future per call, resolved 100 at a time, no network.
 
-    ``add_track`` appends a fresh future to the pending list; when 100 are pending they are
-    resolved together in a ``loop.call_soon`` callback with one constant result. ``close``
+    ``add_track`` appends a fresh future to the pending list; when 100 are pending they form a
+    batch. At latency 0 a batch is resolved in a ``loop.call_soon`` callback with one constant
+    result. At latency L > 0 it is resolved L seconds later with at most ``concurrency`` batches
+    "in flight" (the rest queue, in order): what the service's round trip imposes on any
+    coalescer, so the caller's tasks live as long as they do against the real service (10,000
+    tasks alive at once cost the collector and the cache more than a few hundred do). ``close``
     schedules (``call_soon``, so after every task already started has made its call) the
-    resolution of the remainder. ``batches`` counts the batches resolved.
+    remainder as a last batch. ``batches`` counts the batches resolved.
     """
 
-    def __init__(self, result: Any) -> None:
+    def __init__(self, result: Any, latency: float = 0.0, concurrency: int = 1) -> None:
         self.loop = asyncio.get_running_loop()
         self.result = result
+        self.latency = latency
+        self.concurrency = concurrency
         self.pending: list[asyncio.Future[Any]] = []
+        self.queued: deque[list[asyncio.Future[Any]]] = deque()
+        self.in_flight = 0
         self.batches = 0
 
     def add_track(self, track_id: str) -> asyncio.Future[Any]:
@@ -235,8 +244,23 @@ class FloorCoalescer:
         pending.append(future)
         if len(pending) >= BATCH:
             self.pending = []
-            self.loop.call_soon(self._resolve, pending)
+            self._send(pending)
         return future
+
+    def _send(self, batch: list[asyncio.Future[Any]]) -> None:
+        if self.latency <= 0:
+            self.loop.call_soon(self._resolve, batch)
+        elif self.in_flight < self.concurrency:
+            self.in_flight += 1
+            self.loop.call_later(self.latency, self._answer, batch)
+        else:
+            self.queued.append(batch)
+
+    def _answer(self, batch: list[asyncio.Future[Any]]) -> None:
+        self.in_flight -= 1
+        if self.queued:
+            self._send(self.queued.popleft())
+        self._resolve(batch)
 
     def _resolve(self, batch: list[asyncio.Future[Any]]) -> None:
         self.batches += 1
@@ -248,7 +272,7 @@ class FloorCoalescer:
     def _flush(self) -> None:
         batch, self.pending = self.pending, []
         if batch:
-            self._resolve(batch)
+            self._send(batch)
 
     def close(self) -> None:
         self.loop.call_soon(self._flush)
@@ -261,7 +285,9 @@ class _FloorResult:
         self.outcome = outcome
 
 
-async def add_track_floor(ids: list[str], tasks: int) -> dict[str, Any]:
+async def add_track_floor(
+    ids: list[str], tasks: int, latency: float = 0.0, concurrency: int = 1
+) -> dict[str, Any]:
     """The ``add_track`` harness, line for line, with ``FloorCoalescer.add_track`` in place of
     ``GrooveClient.add_track``: no client, no session, no server."""
     from groove_async import Outcome
@@ -269,7 +295,7 @@ async def add_track_floor(ids: list[str], tasks: int) -> dict[str, Any]:
     counts = dict.fromkeys(Outcome, 0)
     alive = asyncio.Semaphore(tasks)
     running: set[asyncio.Task[None]] = set()
-    groove = FloorCoalescer(_FloorResult(Outcome.SUCCEEDED))
+    groove = FloorCoalescer(_FloorResult(Outcome.SUCCEEDED), latency, concurrency)
 
     async def handler(track_id: str) -> None:
         try:
@@ -358,7 +384,10 @@ def prepare(args: argparse.Namespace) -> tuple[Callable[[], Any], PostCounter | 
     if scenario == "add_track_floor":
         if args.tasks < BATCH:  # fewer live tasks than a batch: none would ever fill up
             raise SystemExit(f"add_track_floor needs --tasks >= {BATCH}")
-        return lambda: add_track_floor(ids, args.tasks), counter
+        return (
+            lambda: add_track_floor(ids, args.tasks, args.latency, args.concurrency),
+            counter,
+        )
     raise SystemExit(f"unknown scenario {scenario!r}")
 
 
@@ -454,6 +483,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--url", required=True, help="the emulator's base URL (add_track_floor: ignored)"
     )
     parser.add_argument("--token", required=True, help="add_track_floor: ignored")
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        help="add_track_floor: seconds each batch takes, at most --concurrency at a time",
+    )
     parser.add_argument("--n", type=int, required=True, help="how many IDs")
     parser.add_argument("--start", type=int, default=0, help="first catalog ID number")
     parser.add_argument("--concurrency", type=int, default=16)

@@ -205,6 +205,7 @@ def run_worker(
     tasks: int,
     core: int | None,
     extra: list[str] | None = None,
+    latency: float = 0.0,
 ) -> dict[str, Any]:
     cmd = [
         sys.executable,
@@ -223,6 +224,8 @@ def run_worker(
         str(concurrency),
         "--tasks",
         str(tasks),
+        "--latency",
+        repr(latency),
         *(["--cpu", str(core)] if core is not None else []),
         *(extra or []),
     ]
@@ -300,6 +303,7 @@ def measure_all(args: argparse.Namespace, log: Any) -> list[dict[str, Any]]:
                                 concurrency=concurrency,
                                 tasks=args.tasks,
                                 core=worker_core,
+                                latency=latency,
                             )
                             cpu1 = None if offline else server.cpu_seconds()
                             wait1 = None if offline else server.wait_seconds()
