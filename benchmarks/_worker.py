@@ -37,7 +37,7 @@ import resource
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 SCENARIOS = (
@@ -187,29 +187,45 @@ async def add_track(
 ) -> dict[str, Any]:
     """One task per ID, each awaiting ``add_track`` once (a bot's handlers), at most ``tasks``
     of them alive at a time."""
-    from groove_async import GrooveClient, Outcome
+    from groove_async import GrooveClient
+
+    async with GrooveClient(token, base_url=url, max_concurrency=concurrency) as groove:
+        counts = await caller_tasks(ids, tasks, groove.add_track)
+    return {"counts": counts}
+
+
+async def caller_tasks(
+    ids: list[str],
+    tasks: int,
+    add_track: Callable[[str], Awaitable[Any]],
+    before_gather: Callable[[], None] | None = None,
+) -> dict[Any, int]:
+    """A bot's handlers: one task per ID, each awaiting ``add_track`` once, at most ``tasks``
+    alive at a time; returns the count of each outcome. ``before_gather`` runs once every task
+    has been started (the floor flushes its last batch there)."""
+    from groove_async import Outcome
 
     counts = dict.fromkeys(Outcome, 0)
     alive = asyncio.Semaphore(tasks)
     running: set[asyncio.Task[None]] = set()
 
-    async with GrooveClient(token, base_url=url, max_concurrency=concurrency) as groove:
+    async def handler(track_id: str) -> None:
+        try:
+            result = await add_track(track_id)
+            counts[result.outcome] += 1
+        finally:
+            alive.release()
 
-        async def handler(track_id: str) -> None:
-            try:
-                result = await groove.add_track(track_id)
-                counts[result.outcome] += 1
-            finally:
-                alive.release()
-
-        for track_id in ids:
-            await alive.acquire()
-            task = asyncio.create_task(handler(track_id))
-            running.add(task)
-            task.add_done_callback(running.discard)
-        if running:
-            await asyncio.gather(*running)
-    return {"counts": counts}
+    for track_id in ids:
+        await alive.acquire()
+        task = asyncio.create_task(handler(track_id))
+        running.add(task)
+        task.add_done_callback(running.discard)
+    if before_gather is not None:
+        before_gather()
+    if running:
+        await asyncio.gather(*running)
+    return counts
 
 
 # -- the add_track floor: the caller's own tasks against a coalescer that costs nothing ---------
@@ -288,30 +304,13 @@ class _FloorResult:
 async def add_track_floor(
     ids: list[str], tasks: int, latency: float = 0.0, concurrency: int = 1
 ) -> dict[str, Any]:
-    """The ``add_track`` harness, line for line, with ``FloorCoalescer.add_track`` in place of
-    ``GrooveClient.add_track``: no client, no session, no server."""
+    """The ``add_track`` harness (:func:`caller_tasks`) with ``FloorCoalescer.add_track`` in place
+    of ``GrooveClient.add_track``: no client, no session, no server."""
     from groove_async import Outcome
 
-    counts = dict.fromkeys(Outcome, 0)
-    alive = asyncio.Semaphore(tasks)
-    running: set[asyncio.Task[None]] = set()
     groove = FloorCoalescer(_FloorResult(Outcome.SUCCEEDED), latency, concurrency)
-
-    async def handler(track_id: str) -> None:
-        try:
-            result = await groove.add_track(track_id)
-            counts[result.outcome] += 1
-        finally:
-            alive.release()
-
-    for track_id in ids:
-        await alive.acquire()
-        task = asyncio.create_task(handler(track_id))
-        running.add(task)
-        task.add_done_callback(running.discard)
-    groove.close()  # the client's ``async with`` exit: flush what is left
-    if running:
-        await asyncio.gather(*running)
+    # groove.close: the client's ``async with`` exit, flushing what is left
+    counts = await caller_tasks(ids, tasks, groove.add_track, before_gather=groove.close)
     return {"counts": counts, "posts": groove.batches}
 
 

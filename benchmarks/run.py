@@ -35,21 +35,12 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from _worker import BATCH, NO_SERVER, SCENARIOS  # this directory: run as a script
+
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "_worker.py"
-SCENARIOS = (
-    "baseline",
-    "floor_aiohttp",
-    "add_tracks",
-    "stream_add_tracks",
-    "add_track",
-    "add_track_floor",
-)
-#: Scenarios that never touch the server: no token, no server figures.
-NO_SERVER = frozenset({"add_track_floor"})
 #: Scenarios that ``--add-track-max-n`` limits.
 ADD_TRACK_SCENARIOS = frozenset({"add_track", "add_track_floor"})
-BATCH = 100
 
 DEFAULT_SIZES = (100_000, 1_000_000)
 DEFAULT_LATENCIES = (0.0, 0.02)
