@@ -70,20 +70,14 @@ class Coalescer:
         """IDs buffered and not yet sent."""
         return len(self._ids)
 
-    async def submit(self, track_id: str) -> TrackResult:
-        """Queue one ID and wait for its result.
-
-        Raises:
-            AuthenticationError: the batch's token was refused and could not be refreshed; each
-                caller gets its own exception, whose ``partial`` holds its own result.
-        """
-        return await self.enqueue(track_id)
-
     def enqueue(self, track_id: str) -> asyncio.Future[TrackResult]:
-        """Queue one ID; return the future of its result (what :meth:`submit` awaits).
+        """Queue one ID; return the future of its result, for the caller to await.
 
-        Callers that await the future directly save a coroutine frame per call, which counts
-        when thousands of them wait at once.
+        A future rather than a coroutine: awaiting it directly saves a frame per call, which
+        counts when thousands of callers wait at once. It raises
+        :class:`~groove_async.AuthenticationError` when the batch's token was refused and
+        could not be refreshed; each caller gets its own exception, whose ``partial`` holds its
+        own result.
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[TrackResult] = loop.create_future()
