@@ -6,6 +6,7 @@ Nothing here touches the network or the event loop; the transport feeds it bytes
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import math
 import re
 from collections.abc import Mapping
@@ -15,17 +16,22 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from ._errors import BatchError, HTTPStatusError
-from ._models import ErrorInfo
+from ._errors import BatchError, DecodeError, HTTPStatusError, ResultMismatchError, TransportError
+from ._models import ErrorInfo, Outcome
 from ._wire import WireFormat, WireResponse, decode_error_body, decode_response, media_type
 
 __all__ = [
     "NON_REFRESHABLE_401_CODES",
+    "REFUSAL_STATUSES",
     "TRANSIENT_STATUSES",
     "Action",
     "Request",
     "UnauthorizedResponse",
     "build_request",
+    "error_info_for",
+    "failure_outcome",
+    "is_transient_status",
+    "outcome_unknown",
     "parse_retry_after",
     "read_response",
     "validate_base_url",
@@ -34,14 +40,20 @@ __all__ = [
 
 Action = Literal["add", "delete"]
 
-#: Statuses worth retrying (spec section 5): conflict, throttling, server and gateway errors.
-TRANSIENT_STATUSES: Final = frozenset({409, 429, 500, 502, 503, 504})
+#: Statuses worth retrying besides every 5xx and every 2xx other than 200 (spec section 5):
+#: conflict, request timeout, too early, throttling.
+TRANSIENT_STATUSES: Final = frozenset({408, 409, 425, 429})
+
+#: The contract's refusals of a whole batch (spec section 5): the only statuses that make its
+#: items REJECTED, which callers (and the CLI's journal) treat as final. Any other status that
+#: is not transient (a 3xx, a 4xx the contract does not name, 600 and up) ends FAILED: the
+#: service did not say no, something between us did not work.
+REFUSAL_STATUSES: Final = frozenset({400, 403, 404})
 
 #: 401 codes a token refresh cannot cure (spec section 2: the user must sign in again).
 NON_REFRESHABLE_401_CODES: Final = frozenset({"MSA_SCOPE_REQUIRES_USER_CONSENT"})
 
 _NAMESPACE_RE: Final = re.compile(r"[A-Za-z0-9_]+")
-_LOOPBACK_HOSTS: Final = frozenset({"localhost", "::1"})
 
 
 @attrs.frozen(slots=True)
@@ -109,7 +121,24 @@ def validate_base_url(base_url: object, *, allow_insecure_http: bool = False) ->
 
 
 def _is_loopback(host: str) -> bool:
-    return host in _LOOPBACK_HOSTS or host.startswith("127.")
+    """Exactly ``localhost``, or an IP literal in 127.0.0.0/8, or ``::1``; never a DNS name."""
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:  # a DNS name, such as 127.0.0.1.evil.example
+        return False
+    return address.is_loopback  # 127.0.0.0/8 for IPv4; exactly ::1 for IPv6
+
+
+def is_transient_status(status: int) -> bool:
+    """Whether a non-200 status may be cured by sending the same request again.
+
+    Every 5xx (the service or a proxy failed; it may have applied the batch), 408, 409, 425,
+    429, and any 2xx other than 200 (no refusal: the batch may have been applied; adding is
+    idempotent).
+    """
+    return 500 <= status <= 599 or status in TRANSIENT_STATUSES or 200 < status < 300
 
 
 def build_request(
@@ -157,7 +186,8 @@ def read_response(status: int, headers: Mapping[str, str], body: bytes) -> WireR
     if status == 200:
         return decode_response(body, content_type=content_type)
     error = decode_error_body(body, content_type)
-    code = error.code if error else None
+    # An empty ErrorCode says nothing: the status decides, as with no error body at all.
+    code = (error.code or None) if error else None
     if status == 401:
         raise UnauthorizedResponse(code)
     raise HTTPStatusError(
@@ -166,10 +196,32 @@ def read_response(status: int, headers: Mapping[str, str], body: bytes) -> WireR
         error.description if error else None,
         error.message if error else None,
         retry_after=parse_retry_after(_header(headers, "Retry-After")),
-        # Another 2xx is no refusal: the service may have applied the batch, so it is tried
-        # again (adding is idempotent) rather than reported REJECTED.
-        transient=status in TRANSIENT_STATUSES or 200 < status < 300,
+        transient=is_transient_status(status),
     )
+
+
+def failure_outcome(exc: BatchError) -> Outcome:
+    """What a batch that failed for good with ``exc`` means for its items.
+
+    REJECTED only for the contract's refusals of a whole batch (400, 403, 404): the service said
+    no, and sending it again is pointless. Anything else (a transient failure that outlasted the
+    retries, a 3xx, a status the contract does not name) is FAILED: worth sending again later.
+    """
+    if isinstance(exc, HTTPStatusError) and exc.status in REFUSAL_STATUSES:
+        return Outcome.REJECTED
+    return Outcome.FAILED
+
+
+def outcome_unknown(exc: BaseException) -> bool:
+    """Whether the service may have applied a request that failed with ``exc``.
+
+    A 5xx (or a 2xx other than 200), a timeout, a dropped connection, an unreadable or
+    mismatched body: the request may have been carried out before the failure. A refusal
+    (4xx, 429, 401) applied nothing.
+    """
+    if isinstance(exc, HTTPStatusError):
+        return exc.status >= 500 or 200 < exc.status < 300
+    return isinstance(exc, TransportError | DecodeError | ResultMismatchError)
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

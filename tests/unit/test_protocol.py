@@ -11,6 +11,8 @@ from groove_async._protocol import (
     UnauthorizedResponse,
     build_request,
     error_info_for,
+    failure_outcome,
+    outcome_unknown,
     parse_retry_after,
     read_response,
     validate_base_url,
@@ -45,16 +47,58 @@ def test_parse_retry_after(value: str | None, expected: float | None) -> None:
     assert parse_retry_after(value, now=NOW) == expected
 
 
+TRANSIENT = [408, 409, 425, 429, 500, 501, 502, 503, 504, 505, 507, 508, 520, 524, 529, 599]
+
+
 def test_status_table() -> None:
-    assert {409, 429, 500, 502, 503, 504} == TRANSIENT_STATUSES
-    for status in (400, 403, 404, 301):
+    assert {408, 409, 425, 429} == TRANSIENT_STATUSES
+    for status in (400, 403, 404, 301, 302, 304, 405, 410, 422, 600, 999):
         with pytest.raises(HTTPStatusError) as info:
             read_response(status, {}, b"")
         assert not info.value.transient
-    for status in TRANSIENT_STATUSES:
+    for status in TRANSIENT:
         with pytest.raises(HTTPStatusError) as info:
             read_response(status, {"Retry-After": "2"}, b"<html>busy</html>")
         assert info.value.transient and info.value.retry_after == 2.0 and info.value.code is None
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [(400, "REJECTED"), (403, "REJECTED"), (404, "REJECTED")]
+    + [(s, "FAILED") for s in (300, 301, 307, 308, 405, 410, 413, 415, 422, 451, 999, *TRANSIENT)],
+)
+def test_only_the_contracts_refusals_are_rejected(status: int, outcome: str) -> None:
+    with pytest.raises(HTTPStatusError) as info:
+        read_response(status, {}, b"")
+    assert failure_outcome(info.value) == outcome
+
+
+@pytest.mark.parametrize(
+    ("exc", "unknown"),
+    [
+        (HTTPStatusError(500, transient=True), True),
+        (HTTPStatusError(599, transient=True), True),
+        (HTTPStatusError(202, transient=True), True),
+        (HTTPStatusError(429, transient=True), False),
+        (HTTPStatusError(409, transient=True), False),
+        (HTTPStatusError(408, transient=True), False),
+        (HTTPStatusError(400), False),
+        (TransportError("dropped"), True),
+        (TransportError("slow", code="TIMEOUT"), True),
+        (DecodeError("truncated"), True),
+        (ResultMismatchError("swapped"), True),
+    ],
+)
+def test_which_failures_leave_the_outcome_unknown(exc: Exception, unknown: bool) -> None:
+    assert outcome_unknown(exc) is unknown
+
+
+def test_an_empty_error_code_in_an_error_body_is_no_code() -> None:
+    body = b'{"Error":{"ErrorCode":"","Description":"?"}}'
+    with pytest.raises(HTTPStatusError) as info:
+        read_response(400, {}, body)
+    assert info.value.code is None
+    assert error_info_for(info.value).code == "HTTP_400"
 
 
 def test_error_body_code_is_read_and_normalised() -> None:
@@ -95,6 +139,9 @@ def test_build_request_puts_the_token_in_the_header_only() -> None:
         "http://127.0.0.1:8080",
         "http://localhost:1",
         "http://[::1]:9",
+        "http://127.5.6.7",
+        "http://127.255.255.254:1",
+        "http://LOCALHOST:1",
     ],
 )
 def test_base_url_accepted(url: str) -> None:
@@ -111,6 +158,15 @@ def test_base_url_accepted(url: str) -> None:
         "https://u:p@h",
         "http://example.com",
         "http://10.0.0.1",
+        # Loopback is an IP literal in 127.0.0.0/8, ::1, or exactly localhost: never a DNS
+        # name that merely starts like one (the token would go in clear text to it).
+        "http://127.0.0.1.evil.example",
+        "http://127.0.0.1.nip.io:8080",
+        "http://localhost.evil.example",
+        "http://127.evil.example",
+        "http://[::ffff:7f00:1]",
+        "http://[::2]",
+        "http://128.0.0.1",
         "https://h/\r\nX-Injected: 1",
         "https://h#f",
     ],
