@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, Final, cast
 
-from ._errors import ResultMismatchError
+from ._errors import DecodeError, ResultMismatchError
 from ._models import ErrorInfo, Outcome, TrackResult
 from ._wire import ItemColumns, WireResponse
 
@@ -34,6 +34,7 @@ __all__ = [
     "Segment",
     "SentResults",
     "all_distinct",
+    "echo_matches",
     "merge",
     "normalise_id",
     "plan_batches",
@@ -454,11 +455,43 @@ def plan_batches(track_ids: Sequence[str], batch_size: int = MAX_BATCH_SIZE) -> 
     return segments
 
 
-def merge(sent: list[str], response: WireResponse) -> SentResults:
+def echo_matches(sent: str, echo: str) -> bool:
+    """Whether the service's ``InputId`` echo stands for the ID sent there.
+
+    The service upper-cases the GUID of a catalog ID (spec 3.1), so that part alone compares
+    case-insensitively, in ASCII; everything else (the namespace, collection IDs, which are
+    case-sensitive base64url) compares exactly. ``str.upper()`` on the whole ID would accept a
+    swapped ``AbCd``/``aBcD`` pair, and Unicode look-alikes (the long s -> ``S``, the ff
+    ligature -> ``FF``).
+    """
+    return echo == sent or normalise_id(echo) == normalise_id(sent)
+
+
+#: The per-item code that says "not in the collection" (spec 3.2).
+_NOT_IN_COLLECTION: Final = "COLLECTION_INVALID_ID"
+
+
+def merge(
+    sent: list[str],
+    response: WireResponse,
+    *,
+    ids_required: bool = True,
+    gone_is_deleted: bool = False,
+) -> SentResults:
     """Map a 200's per-item results onto the IDs sent, by position, verifying each ``InputId``.
 
     Items with an ``Error`` are REJECTED (the service refused them); the others SUCCEEDED.
-    A top-level ``COLLECTION_SOME_OPERATIONS_FAILED`` needs no handling: the items say it.
+    A top-level ``Error`` beside well-formed items, ``COLLECTION_SOME_OPERATIONS_FAILED`` or any
+    other code (``COLLECTION_INVALID_DATA``), changes nothing: the items say what happened.
+
+    Args:
+        sent: the IDs the request carried.
+        response: the decoded 200.
+        ids_required: a success must carry a non-empty ``Id`` (adds: the new collection ID).
+            Without one the response is malformed, never a success.
+        gone_is_deleted: an item refused as not in the collection (``COLLECTION_INVALID_ID``)
+            is SUCCEEDED: set for a delete retried after an attempt whose outcome is unknown,
+            which may have deleted it already. The collection no longer holds it either way.
 
     Returns:
         Collection IDs, outcomes (``None`` when all succeeded) and errors by position, aligned
@@ -467,6 +500,8 @@ def merge(sent: list[str], response: WireResponse) -> SentResults:
     Raises:
         ResultMismatchError: missing, extra or mismatched results. The whole response is then
             untrusted: matching what does line up could hand one track another's result.
+        DecodeError: a success without an ``Id`` where one is required, or an item ``Error``
+            without an ``ErrorCode``: a malformed response (retried like an unreadable one).
     """
     items = response.results
     if items is None or len(items) != len(sent):
@@ -479,14 +514,31 @@ def merge(sent: list[str], response: WireResponse) -> SentResults:
         coll = [item.id for item in items]
         errors = {j: item.error for j, item in enumerate(items) if item.error is not None}
     if echoed != sent:
-        # The service upper-cases GUIDs (spec 3.1): compare case-insensitively, never exactly.
         for position, (track_id, echo) in enumerate(zip(sent, echoed, strict=True)):
-            if echo != track_id and echo.upper() != track_id.upper():
+            if not echo_matches(track_id, echo):
                 raise ResultMismatchError(
                     f"result {position} is for {echo[:60]!r}, but {track_id[:60]!r} was sent there"
                 )
+    if ids_required and (None in coll or "" in coll):
+        _check_ids(coll, errors)
     if not errors:
         return coll, None, None
+    if not all(map(_has_code, errors.values())):
+        raise DecodeError("an item's Error has no ErrorCode")
+    if gone_is_deleted:
+        errors = {j: e for j, e in errors.items() if e.code != _NOT_IN_COLLECTION}
+        if not errors:
+            return coll, None, None
     rejected = Outcome.REJECTED
     outcomes = [rejected if j in errors else _SUCCEEDED for j in range(len(items))]
     return coll, outcomes, errors
+
+
+def _check_ids(coll: list[str | None], errors: dict[int, ErrorInfo]) -> None:
+    for position, got in enumerate(coll):
+        if not got and position not in errors:
+            raise DecodeError(f"result {position} has neither a collection Id nor an Error")
+
+
+def _has_code(error: ErrorInfo) -> bool:
+    return bool(error.code)

@@ -11,11 +11,12 @@ from groove_async._batching import (
     IdValidator,
     Segment,
     all_distinct,
+    echo_matches,
     merge,
     normalise_id,
     plan_batches,
 )
-from groove_async._errors import ResultMismatchError
+from groove_async._errors import DecodeError, ResultMismatchError
 from groove_async._wire import WireItem, WireResponse
 from tests.conftest import catalog_id
 
@@ -236,3 +237,78 @@ def test_check_many_finds_the_culprit() -> None:
         validator.check_many([*good[:2], "music.a\nmusic.b", *good[2:]], 10)
     with pytest.raises(TypeError, match="position 3"):
         validator.check_many([*good[:3], None, *good[3:]], 0)
+
+
+# -- hardening: echoes, missing Ids, empty codes, deletes after an unknown outcome ---------------
+
+COLL_A = "music.AQQfAbCdZ78ml185KUqtiDc9dx6i6Ae5PqgAAQ"
+COLL_B = "music.AQQfaBcDZ78ml185KUqtiDc9dx6i6Ae5PqgAAQ"
+
+
+@pytest.mark.parametrize(
+    ("sent", "echo", "ok"),
+    [
+        (
+            "music.9bb2c5c5-0100-11db-89ca-0019b92a3933",
+            "music.9BB2C5C5-0100-11DB-89CA-0019B92A3933",
+            True,
+        ),
+        (
+            "music.9BB2C5C5-0100-11DB-89CA-0019B92A3933",
+            "music.9bb2c5c5-0100-11db-89ca-0019b92a3933",
+            True,
+        ),
+        (COLL_A, COLL_A, True),
+        (COLL_A, COLL_B, False),  # collection IDs are case-sensitive base64url
+        (COLL_A, COLL_A.upper(), False),
+        (catalog_id(1), catalog_id(1).replace("music", "mu\u017fic"), False),  # long s
+        (catalog_id(1), catalog_id(1).replace("music", "MUSIC"), False),  # the namespace is exact
+        ("music.\ufb00", "music.FF", False),  # the ff ligature upper-cases to FF
+        ("music.i", "music.\u0131", False),  # dotless i
+        (catalog_id(1), catalog_id(1).replace("0100", "\uff10100"), False),  # a fullwidth digit
+    ],
+)
+def test_echo_matching_is_ascii_and_guid_only(sent: str, echo: str, ok: bool) -> None:
+    assert echo_matches(sent, echo) is ok
+
+
+def test_merge_refuses_a_swapped_pair_of_collection_ids() -> None:
+    with pytest.raises(ResultMismatchError):
+        merge([COLL_A, COLL_B], WireResponse([WireItem(COLL_B), WireItem(COLL_A)]))
+
+
+@pytest.mark.parametrize("missing", [None, ""])
+def test_an_add_success_without_an_id_is_malformed(missing: str | None) -> None:
+    items = [WireItem(catalog_id(1), "music.X"), WireItem(catalog_id(2), missing)]
+    with pytest.raises(DecodeError, match="result 1"):
+        merge([catalog_id(1), catalog_id(2)], WireResponse(items))
+
+
+def test_a_delete_success_needs_no_id() -> None:
+    coll, outcomes, errors = merge([COLL_A], WireResponse([WireItem(COLL_A)]), ids_required=False)
+    assert (coll, outcomes, errors) == ([None], None, None)
+
+
+def test_an_item_error_without_a_code_is_malformed() -> None:
+    items = [WireItem(catalog_id(1), None, ErrorInfo("", "")), WireItem(catalog_id(2), "music.Y")]
+    with pytest.raises(DecodeError, match="ErrorCode"):
+        merge([catalog_id(1), catalog_id(2)], WireResponse(items))
+
+
+def test_a_top_level_error_beside_well_formed_items_changes_nothing() -> None:
+    top = ErrorInfo("COLLECTION_INVALID_DATA", "odd")
+    response = WireResponse([WireItem(catalog_id(1), "music.X")], top)
+    assert merge([catalog_id(1)], response) == (["music.X"], None, None)
+
+
+def test_a_delete_retried_after_an_unknown_outcome_counts_gone_as_deleted() -> None:
+    gone = ErrorInfo("COLLECTION_INVALID_ID", "Invalid collection id for this operation")
+    other = ErrorInfo("COLLECTION_FULL", "full")
+    response = WireResponse([WireItem(COLL_A, None, gone), WireItem(COLL_B, None, other)])
+    first = merge([COLL_A, COLL_B], response, ids_required=False)
+    assert first[1] == [Outcome.REJECTED, Outcome.REJECTED]
+    _, outcomes, errors = merge(
+        [COLL_A, COLL_B], response, ids_required=False, gone_is_deleted=True
+    )
+    assert outcomes == [Outcome.SUCCEEDED, Outcome.REJECTED]
+    assert errors == {1: other}
