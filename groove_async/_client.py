@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
 import time
 from collections.abc import (
@@ -40,12 +41,20 @@ from ._events import (
 )
 from ._flow import ConcurrencyLimit, RetryBudget, ThrottleGate
 from ._models import BulkResult, ErrorInfo, Outcome, ResultColumns, TrackResult, count_outcomes
-from ._pipeline import Operation, add_segment, run_pipeline, settle_unanswered
+from ._pipeline import (
+    Operation,
+    add_segment,
+    read_until_stopped,
+    run_pipeline,
+    settle_unanswered,
+)
 from ._protocol import (
     Action,
     UnauthorizedResponse,
     build_request,
     error_info_for,
+    failure_outcome,
+    outcome_unknown,
     read_response,
     validate_base_url,
     validate_namespace,
@@ -123,7 +132,9 @@ class GrooveClient:
         on_event: EventCallback | None = None,
         wire_format: Literal["json", "xml"] = "json",
     ) -> None:
-        self._auth = TokenSource(token)
+        _check_seconds("timeout", timeout, allow_zero=False)
+        # A provider call stands in for a request: it is bounded by the same timeout.
+        self._auth = TokenSource(token, timeout=float(timeout))
         self._base_url = validate_base_url(base_url, allow_insecure_http=allow_insecure_http)
         self._namespace = validate_namespace(namespace)
         self._max_concurrency = _int_in_range("max_concurrency", max_concurrency, 1, 10_000)
@@ -133,7 +144,6 @@ class GrooveClient:
         elif not isinstance(retry, RetryPolicy):
             raise TypeError(f"retry must be a RetryPolicy, not {type(retry).__name__}")
         self._retry = retry
-        _check_seconds("timeout", timeout, allow_zero=False)
         _check_seconds("linger", linger, allow_zero=True)
         if wire_format not in ("json", "xml"):
             raise ValueError(f"wire_format must be 'json' or 'xml', got {wire_format!r:.40}")
@@ -380,18 +390,19 @@ class GrooveClient:
     ) -> tuple[Operation, Callable[[], None]]:
         """A new operation wired to its deadline and stop event; returns it and its cleanup."""
         self._check_open()
+        if stop is not None and not isinstance(stop, asyncio.Event):
+            raise TypeError(f"stop must be an asyncio.Event, not {type(stop).__name__}")
         operation = Operation(action)
         loop = asyncio.get_running_loop()
         handles: list[asyncio.TimerHandle] = []
         watcher: asyncio.Task[None] | None = None
         if deadline is not None:
             _check_seconds("deadline", deadline, allow_zero=True)
+            operation.deadline_at = time.monotonic() + deadline
             handles.append(
                 loop.call_later(deadline, functools.partial(operation.stop, "deadline", hard=True))
             )
         if stop is not None:
-            if not isinstance(stop, asyncio.Event):
-                raise TypeError(f"stop must be an asyncio.Event, not {type(stop).__name__}")
 
             async def watch() -> None:
                 await stop.wait()
@@ -416,19 +427,21 @@ class GrooveClient:
         deadline: float | None,
         stop: asyncio.Event | None,
     ) -> BulkResult:
-        self._check_open()
-        ids = await self._read_all(track_ids)
+        _check_iterable(track_ids)
         columns = ResultColumns()
+        ids: list[str] = []
         operation, end = self._begin(action, deadline, stop)
-        pipeline = run_pipeline(
-            ids,
-            operation=operation,
-            planner=BatchPlanner(self._batch_size, remember=True, distinct=all_distinct(ids)),
-            send=lambda segment: self._send(operation, segment),
-            limit=self._limit,
-            registry=self._tasks,
-        )
         try:
+            # Read under the operation: its deadline and stop event cover a slow source too.
+            ids = await self._read_all(track_ids, operation)
+            pipeline = run_pipeline(
+                ids,
+                operation=operation,
+                planner=BatchPlanner(self._batch_size, remember=True, distinct=all_distinct(ids)),
+                send=lambda segment: self._send(operation, segment),
+                limit=self._limit,
+                registry=self._tasks,
+            )
             async with aclosing(pipeline) as segments:
                 async for segment in segments:
                     add_segment(columns, segment)
@@ -471,15 +484,31 @@ class GrooveClient:
         finally:
             end()
 
-    async def _read_all(self, track_ids: TrackIds) -> list[str]:
-        _check_iterable(track_ids)
+    async def _read_all(self, track_ids: TrackIds, operation: Operation) -> list[str]:
+        """Read and check every input; stop reading (keeping what was read) if ``operation`` stops.
+
+        Raises:
+            TypeError, ValueError: an invalid input (nothing is sent).
+            Exception: whatever the caller's iterable raised (nothing is sent).
+        """
         check = self._validator.check
+        ids: list[str] = []
         if isinstance(track_ids, AsyncIterable):
-            ids: list[str] = []
-            async for track_id in track_ids:
+
+            def take(track_id: object) -> None:
                 ids.append(check(track_id, len(ids)))
+
+            await read_until_stopped(track_ids, take, operation)
             return ids
-        raw: list[object] = list(track_ids)
+        if isinstance(track_ids, list | tuple):
+            raw: list[object] = list(track_ids)
+        else:  # a plain iterator may be slow too, and no timer fires while it runs
+            raw = []
+            iterator = iter(track_ids)
+            while chunk := list(itertools.islice(iterator, self._batch_size)):
+                raw.extend(chunk)
+                if operation.overdue():
+                    break
         size = self._batch_size
         for start in range(0, len(raw), size):
             self._validator.check_many(raw[start : start + size], start)
@@ -513,20 +542,42 @@ class GrooveClient:
         if events:
             self._emit(BatchStarted(operation.action, segment.seq, len(segment.sent)))
 
+        action = operation.action
+        unknown = False  # an earlier attempt may have been applied (see outcome_unknown)
+
         async def attempt() -> SentResults:
-            nonlocal attempts
+            nonlocal attempts, unknown
             await self._gate.wait(operation.sleep, operation.abort.is_set)
             if operation.abort.is_set():
                 raise _Aborted
             token = await self._auth.get()
             used.append(token)
             request = build_request(
-                self._base_url, self._namespace, operation.action, body, token, self._wire_format
+                self._base_url, self._namespace, action, body, token, self._wire_format
             )
             segment.attempted = True
             attempts += 1
-            status, headers, payload = await self._transport.send(request)
-            return merge(segment.sent, read_response(status, headers, payload))
+            try:
+                status, headers, payload = await self._transport.send(request)
+                # A server reflecting the Authorization header must not get the token into
+                # results, messages or logs: scrubbed before anything is read from the body.
+                response = read_response(status, headers, self._auth.redact_bytes(payload))
+                return merge(
+                    segment.sent,
+                    response,
+                    ids_required=action == "add",
+                    gone_is_deleted=action == "delete" and unknown,
+                )
+            except BatchError as exc:
+                failure: BatchError | UnauthorizedResponse = exc
+                unknown = unknown or outcome_unknown(exc)
+            except UnauthorizedResponse as exc:
+                failure = exc
+            # Raised outside the handlers: nothing of the original (whose text may hold a
+            # reflected token) is chained to what leaves this function.
+            if isinstance(failure, UnauthorizedResponse):
+                raise UnauthorizedResponse(_redacted_code(self._auth, failure.code))
+            raise self._auth.redact_error(failure)
 
         def before_retry(error: BatchError, delay: float, attempt_number: int) -> None:
             logger.info(
@@ -566,6 +617,14 @@ class GrooveClient:
                         time.monotonic() - started,
                     )
                 )
+
+    def _redacted(self, results: SentResults) -> SentResults:
+        """``results`` whose error texts hold no token (a JSON escape can hide one from the
+        scrub of the raw body)."""
+        coll, outcomes, errors = results
+        if errors:
+            errors = {j: self._auth.redact_info(e) for j, e in errors.items()}
+        return coll, outcomes, errors
 
     async def _send_with_refresh(
         self,
@@ -614,12 +673,16 @@ class GrooveClient:
                     Outcome.FAILED,
                     ErrorInfo(info.code, info.description, _join(info.message, exc.reason)),
                 )
-            except BatchError as exc:  # permanent: the service refused the whole batch
-                segment.finish_all(Outcome.REJECTED, error_info_for(exc))
+            except BatchError as exc:  # permanent: a refusal (REJECTED) or no retry can help
+                segment.finish_all(failure_outcome(exc), error_info_for(exc))
             else:
-                segment.finish(*results)
+                segment.finish(*self._redacted(results))
                 self._limit.increase()
             return
+
+
+def _redacted_code(auth: TokenSource, code: str | None) -> str | None:
+    return None if code is None else auth.redact(code)
 
 
 def _is_throttle(error: BatchError) -> bool:

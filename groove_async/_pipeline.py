@@ -19,8 +19,9 @@ and in-flight sends are cancelled and awaited before the generator returns.
 from __future__ import annotations
 
 import asyncio
-import itertools
+import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
 from typing import Final, cast
@@ -30,7 +31,14 @@ from ._errors import AuthenticationError
 from ._flow import ConcurrencyLimit
 from ._models import ErrorInfo, Outcome, ResultColumns
 
-__all__ = ["STOP_REASONS", "Operation", "add_segment", "run_pipeline", "settle_unanswered"]
+__all__ = [
+    "STOP_REASONS",
+    "Operation",
+    "add_segment",
+    "read_until_stopped",
+    "run_pipeline",
+    "settle_unanswered",
+]
 
 logger: Final = logging.getLogger("groove_async")
 
@@ -75,13 +83,16 @@ class Operation:
         hard: whether in-flight sends are to be cancelled rather than finished.
     """
 
-    __slots__ = ("_listeners", "abort", "action", "hard", "reason")
+    __slots__ = ("_listeners", "abort", "action", "deadline_at", "hard", "reason")
 
     def __init__(self, action: str) -> None:
         self.action = action
         self.abort = asyncio.Event()
         self.reason: str | None = None
         self.hard = False
+        #: ``time.monotonic()`` at which the deadline passes, if there is one (for loops that
+        #: read a caller's plain iterator without yielding, where no timer can fire).
+        self.deadline_at: float | None = None
         self._listeners: list[Callable[[], None]] = []
 
     def stop(self, reason: str, *, hard: bool = False) -> None:
@@ -94,9 +105,21 @@ class Operation:
         for listener in self._listeners:
             listener()
 
-    def on_stop(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` whenever :meth:`stop` is called."""
+    def on_stop(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` whenever :meth:`stop` is called; returns what unregisters it."""
         self._listeners.append(listener)
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return remove
+
+    def overdue(self) -> bool:
+        """Stop the operation if its deadline has passed; return whether it is stopped."""
+        if self.deadline_at is not None and time.monotonic() >= self.deadline_at:
+            self.stop("deadline", hard=True)
+        return self.reason is not None
 
     def infos(self) -> tuple[ErrorInfo, ErrorInfo]:
         """(NOT_SENT info, FAILED info) for the items this stop leaves unanswered."""
@@ -128,6 +151,39 @@ def add_segment(columns: ResultColumns, segment: Segment) -> None:
     """Append a finished segment's results to ``columns``."""
     assert segment.coll is not None
     columns.extend(segment.ids, segment.coll, segment.outcomes, segment.errors)
+
+
+async def read_until_stopped(
+    source: AsyncIterable[object], take: Callable[[object], None], operation: Operation
+) -> None:
+    """Hand each item of ``source`` to ``take`` until it ends or ``operation`` stops.
+
+    A stop (its event, its deadline, the client closing) interrupts a read that is waiting on
+    the source: a slow source cannot hold a call past its deadline. Whatever ``take`` was given
+    stays given; the source's own errors propagate.
+    """
+    if operation.reason is not None:
+        return
+    loop = asyncio.get_running_loop()
+    remove: Callable[[], None] | None = None
+    try:
+        async with asyncio.timeout(None) as scope:
+
+            def interrupt() -> None:
+                if not scope.expired():  # a hard stop may follow a graceful one
+                    scope.reschedule(loop.time())
+
+            remove = operation.on_stop(interrupt)
+            async for raw in source:
+                take(raw)
+    except TimeoutError:
+        # Our interruption: asyncio.timeout turns the cancellation it caused into TimeoutError
+        # on the way out. The source's own TimeoutError is the caller's to see.
+        if not scope.expired():
+            raise
+    finally:
+        if remove is not None:
+            remove()
 
 
 class _State:
@@ -208,19 +264,27 @@ async def run_pipeline(
                     Outcome.FAILED, ErrorInfo("CLIENT_ERROR", type(exc).__name__, str(exc))
                 )
         finally:
-            limit.release()
             if segment.finished:
                 planner.finished(segment)
-            wake.set()
 
-    async def schedule(segment: Segment) -> None:
+    def release(_task: asyncio.Task[None]) -> None:
+        # A done callback, not a `finally` in run(): a task cancelled before its first step
+        # never runs its body, and its slot would be held for good (every later call hangs).
+        limit.release()
+        wake.set()
+
+    def admit(segments: list[Segment]) -> None:
         # Queued before any wait, so that a segment closed by the planner is never dropped:
-        # if the feeder is cancelled below, the segment is still there to be settled.
-        queue.append(segment)
-        if not segment.sent:  # nothing new: every input repeats an earlier one
-            segment.finish([])
-            planner.finished(segment)
-            wake.set()
+        # if the feeder is cancelled while sending, the rest are still there to be settled.
+        queue.extend(segments)
+        for segment in segments:
+            if not segment.sent:  # nothing new: every input repeats an earlier one
+                segment.finish([])
+                planner.finished(segment)
+                wake.set()
+
+    async def dispatch(segment: Segment) -> None:
+        if segment.finished:
             return
         while window is not None and len(queue) > window:
             drained.clear()
@@ -229,60 +293,97 @@ async def run_pipeline(
         if operation.abort.is_set():
             limit.release()
             return
-        track(asyncio.create_task(run(segment), name=f"groove-batch-{segment.seq}"))
+        task = asyncio.create_task(run(segment), name=f"groove-batch-{segment.seq}")
+        task.add_done_callback(release)  # nothing can interrupt us between these two lines
+        track(task)
+
+    def plan(chunk: list[object]) -> tuple[list[Segment], TypeError | ValueError | None]:
+        # Synchronous, so a cancellation never finds inputs half-planned; returns the segments
+        # closed and, when an input is invalid, its error (the inputs before it are planned).
+        if validator is None:
+            return planner.feed_many(cast(list[str], chunk)), None
+        try:
+            return planner.feed_many(validator.check_many(chunk, planner.position)), None
+        except (TypeError, ValueError):
+            segments: list[Segment] = []
+            for raw in chunk:
+                try:
+                    segment = planner.feed(validator.check(raw, planner.position))
+                except (TypeError, ValueError) as invalid:
+                    return segments, invalid
+                if segment is not None:
+                    segments.append(segment)
+            raise  # unreachable: check_many and check agree
 
     async def feed_chunk(chunk: list[object]) -> None:
-        if validator is not None:
-            try:
-                checked = validator.check_many(chunk, planner.position)
-            except (TypeError, ValueError):
-                # Answer every input before the invalid one, then raise its error.
-                for raw in chunk:
-                    segment = planner.feed(validator.check(raw, planner.position))
-                    if segment is not None:
-                        await schedule(segment)
-                raise
+        segments, invalid = plan(chunk)
+        admit(segments)
+        for segment in segments:
+            await dispatch(segment)
+        if invalid is not None:
+            raise invalid
+
+    pending: list[object] = []  # read from the caller's iterable, not yet planned
+
+    def take_pending() -> list[object]:
+        chunk = pending[:]
+        pending.clear()
+        return chunk
+
+    async def read() -> None:
+        size = planner.batch_size
+        if isinstance(inputs, list):  # reading a list cannot fail: cut it in batch slices
+            for start in range(0, len(inputs), size):
+                await feed_chunk(inputs[start : start + size])
+        elif isinstance(inputs, AsyncIterable):
+            async for raw in inputs:
+                pending.append(raw)
+                if len(pending) == size:
+                    await feed_chunk(take_pending())
         else:
-            checked = cast(list[str], chunk)
-        for segment in planner.feed_many(checked):
-            await schedule(segment)
+            for raw in inputs:
+                pending.append(raw)
+                if len(pending) == size:
+                    await feed_chunk(take_pending())
+                    if operation.overdue():  # a plain iterator may never let a timer fire
+                        return
+        if pending:
+            await feed_chunk(take_pending())
+
+    def plan_pending_now() -> None:
+        # Cancelled: what was read still gets a result (NOT_SENT), planned without sending.
+        segments, invalid = plan(take_pending())
+        admit(segments)
+        if invalid is not None and state.input_error is None:
+            state.input_error = invalid
+        segment = planner.flush()
+        if segment is not None:
+            admit([segment])
+
+    async def flush() -> None:
+        segment = planner.flush()
+        if segment is not None:
+            admit([segment])
+            await dispatch(segment)
 
     async def feed() -> None:
-        size = planner.batch_size
         try:
-            if isinstance(inputs, AsyncIterable):
-                chunk: list[object] = []
-                async for raw in inputs:
-                    chunk.append(raw)
-                    if len(chunk) == size:
-                        await feed_chunk(chunk)
-                        chunk = []
-                if chunk:
-                    await feed_chunk(chunk)
-            elif isinstance(inputs, list):
-                for start in range(0, len(inputs), size):
-                    await feed_chunk(inputs[start : start + size])
-            else:
-                iterator = iter(inputs)
-                while chunk := list(itertools.islice(iterator, size)):
-                    await feed_chunk(chunk)
-            segment = planner.flush()
-            if segment is not None:
-                await schedule(segment)
+            await read()
+            await flush()
         except asyncio.CancelledError:
-            # Stopped: the inputs already read still get results.
-            segment = planner.flush()
-            if segment is not None:
-                queue.append(segment)
+            plan_pending_now()
             if operation.reason is None:  # cancelled from outside (the client closing)
                 operation.stop("cancelled")
             raise
         except Exception as exc:  # noqa: BLE001  (an invalid ID, or the caller's iterable failed:
-            # re-raised to the caller once the inputs before it are answered)
+            # re-raised to the caller once every input read before it is answered)
             state.input_error = exc
-            segment = planner.flush()
-            if segment is not None:
-                await schedule(segment)
+            try:
+                if pending:  # the source failed part-way through a batch: send what it gave
+                    await feed_chunk(take_pending())
+            except (TypeError, ValueError) as invalid:  # an invalid ID came before the failure
+                state.input_error = invalid
+            await flush()
         finally:
             state.feeding_done = True
             wake.set()
