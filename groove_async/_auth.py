@@ -11,13 +11,20 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Final, TypeAlias
 
 from ._errors import AuthenticationError, BatchError, HTTPStatusError, TransportError
 from ._models import ErrorInfo
 
-__all__ = ["MIN_REDACTED_LENGTH", "REDACTED", "TokenProvider", "TokenSource", "check_token"]
+__all__ = [
+    "MIN_REDACTED_LENGTH",
+    "REDACTED",
+    "TokenProvider",
+    "TokenSource",
+    "check_token",
+    "redact",
+]
 
 #: An async callable returning a fresh user token.
 TokenProvider: TypeAlias = Callable[[], Awaitable[str]]
@@ -39,6 +46,14 @@ MIN_REDACTED_LENGTH: Final = 8
 #: How many of the latest tokens are remembered for redaction (a token expires hourly, so a
 #: long-running service cycles through many; the old ones stop mattering).
 _REMEMBERED: Final = 16
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with each of ``secrets`` (those long enough to be real tokens) replaced."""
+    for secret in secrets:
+        if len(secret) >= MIN_REDACTED_LENGTH and secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
 
 
 def check_token(token: object) -> str:
@@ -141,10 +156,7 @@ class TokenSource:
 
     def redact(self, text: str) -> str:
         """``text`` with every token this source has handed out replaced by ``[REDACTED]``."""
-        for token in self._used:
-            if token in text:
-                text = text.replace(token, REDACTED)
-        return text
+        return redact(text, self._used)
 
     def redact_bytes(self, body: bytes) -> bytes:
         """``body`` with every token handed out replaced (a response reflecting the header)."""

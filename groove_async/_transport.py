@@ -13,6 +13,7 @@ from typing import Final
 
 import aiohttp
 
+from ._auth import redact
 from ._errors import TransportError
 from ._protocol import Request
 
@@ -93,9 +94,11 @@ class Transport:
         except TimeoutError as exc:  # asyncio.TimeoutError is the builtin one on 3.11+
             raise TransportError("the request timed out", code="TIMEOUT") from exc
         except aiohttp.ClientError as exc:
-            raise TransportError(f"{type(exc).__name__}: {_safe(exc)}") from exc
+            text = _safe(str(exc), request)
+            raise TransportError(f"{type(exc).__name__}: {text}") from exc
         except OSError as exc:
-            raise TransportError(f"{type(exc).__name__}: {exc.strerror or exc}") from exc
+            text = _safe(str(exc.strerror or exc), request)
+            raise TransportError(f"{type(exc).__name__}: {text}") from exc
 
     async def _read(self, response: aiohttp.ClientResponse) -> bytes:
         limit = self._max_body
@@ -127,7 +130,13 @@ class Transport:
             await self._session.close()
 
 
-def _safe(exc: aiohttp.ClientError) -> str:
-    # aiohttp messages name the host and port, never request headers; keep them short anyway.
-    text = str(exc)
+def _safe(text: str, request: Request) -> str:
+    """An error message fit to leave the client: short, and without the request's token.
+
+    aiohttp's own messages name the host and port, but a parse error quotes what the server
+    sent, which may reflect the ``Authorization`` header. The token is cut out before the text
+    is shortened, so that no part of it survives the cut.
+    """
+    token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+    text = redact(text, (token,))
     return text if len(text) <= 200 else text[:200] + "..."

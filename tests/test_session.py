@@ -148,3 +148,20 @@ async def test_callers_session_is_used_and_left_open(mocked: aioresponses) -> No
         async with GrooveClient("t", base_url=BASE, session=session) as groove:
             assert (await groove.add_tracks([catalog_id(1)])).ok
         assert not session.closed
+
+
+async def test_a_reflected_token_is_cut_from_a_transport_error_before_it_is_shortened(
+    mocked: aioresponses,
+) -> None:
+    # The token straddles the 200-character cut of the message: no part of it may survive.
+    secret = "tok-SECRET-" + "9" * 40
+    mocked.post(ADD, exception=aiohttp.ClientPayloadError("x" * 185 + secret + "y" * 50))
+    async with GrooveClient(
+        secret, base_url=BASE, retry=RetryPolicy(attempts=1, wait=False)
+    ) as groove:
+        result = await groove.add_tracks([catalog_id(1)])
+    error = result[0].error
+    assert error is not None and result[0].outcome is Outcome.FAILED
+    shown = f"{error.description} {error.message}"
+    assert "[REDACTED]" in shown
+    assert "tok-SECRET" not in shown and "9" * 10 not in shown
