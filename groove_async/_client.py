@@ -94,15 +94,20 @@ class GrooveClient:
     that holds every new attempt while the service asked to wait, and a retry budget.
 
     Args:
-        token: the user token, or an async callable returning one. A callable is asked again
-            after a 401 (once, shared by every batch in flight) and the batch retried once.
-        base_url: the service root. Plain ``http`` is refused except to loopback hosts unless
+        token: the user token (visible ASCII only), or an async callable returning one. A
+            callable is asked again after a 401 (once, shared by every batch in flight) and the
+            batch retried once; a call that fails or outlasts ``timeout`` is an
+            :class:`AuthenticationError`. Whatever the service echoes back is scrubbed of
+            every token used before it reaches results, exceptions, logs or events.
+        base_url: the service root. Plain ``http`` is refused except to loopback hosts
+            (``localhost``, an IP literal in 127.0.0.0/8, ``::1``; never a DNS name) unless
             ``allow_insecure_http`` is set.
         namespace: the content namespace; IDs must start with ``{namespace}.``.
         max_concurrency: the most POSTs in flight at once (>= 1).
         batch_size: the most IDs per POST (1..100).
         retry: how each POST is retried.
-        timeout: seconds for one HTTP request, body included.
+        timeout: seconds for one HTTP request, body included, and for one call of a token
+            provider.
         session: an :class:`aiohttp.ClientSession` to use; it is not closed by the client.
         allow_insecure_http: permit plain http to a non-loopback host.
         linger: seconds :meth:`add_track` waits for more calls before sending a partial batch.
@@ -263,6 +268,8 @@ class GrooveClient:
         Args:
             track_ids: catalog IDs (``music.<GUID>``), any number, as a list, any iterable or
                 an async iterable. They are all read and checked before the first request.
+                Reading counts toward ``deadline`` and ``stop``: when either comes while the
+                input is still being read, reading stops and the inputs read are NOT_SENT.
             deadline: seconds the whole call may take. When it passes, nothing more is sent,
                 POSTs in flight are abandoned, and the call returns: unsent inputs are
                 NOT_SENT, inputs of abandoned POSTs FAILED (``DEADLINE_EXCEEDED``: the service
@@ -294,6 +301,11 @@ class GrooveClient:
         """Remove tracks from the user's collection (``POST .../collection/delete``).
 
         Takes *collection* IDs (the ``id`` of a successful add). Otherwise as :meth:`add_tracks`.
+
+        A delete is idempotent in effect: an ID refused as not in the collection
+        (``COLLECTION_INVALID_ID``) on a retry that follows an attempt whose outcome is unknown
+        (a 5xx, a timeout, a dropped connection, an unreadable body) is SUCCEEDED. That attempt
+        may have deleted it, and either way the collection no longer holds it.
         """
         return await self._bulk("delete", track_ids, deadline, stop)
 

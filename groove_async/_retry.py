@@ -42,8 +42,11 @@ def _at_least_one(_inst: object, attribute: attrs.Attribute[int], value: int) ->
 class RetryPolicy:
     """How one batch POST is retried when it fails transiently.
 
-    Transient: 409, 429, 500, 502, 503, 504, connection errors, timeouts, and 200 responses that
-    cannot be read or do not match the IDs sent. Everything else is final at once.
+    Transient: every 5xx, 408, 409, 425, 429, a 2xx other than 200, connection errors, timeouts,
+    and 200 responses that cannot be read or do not match the IDs sent (a success without its
+    collection ID, an item error without a code). Everything else is final at once: the
+    contract's refusals (400, 403, 404) make the items REJECTED, any other status (a 3xx, a 4xx
+    the contract does not name) FAILED.
 
     Attributes:
         attempts: attempts per batch, the first included (1 = never retry).
