@@ -13,6 +13,7 @@ same ID.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 
 from ._errors import AuthenticationError
@@ -104,6 +105,9 @@ class Coalescer:
         task = asyncio.get_running_loop().create_task(
             self._run(ids, futures), name="groove-coalesced"
         )
+        # A task cancelled before its first step never runs _run's handlers: its callers would
+        # wait for good. The done callback runs whatever is cancelled when.
+        task.add_done_callback(functools.partial(_cancel_unanswered, futures))
         for tasks in (self._inflight, self._registry):
             tasks.add(task)
             task.add_done_callback(tasks.discard)
@@ -142,3 +146,11 @@ class Coalescer:
                         partial=BulkResult([result]),
                     )
                 )
+
+
+def _cancel_unanswered(
+    futures: list[asyncio.Future[TrackResult]], _task: asyncio.Task[None]
+) -> None:
+    for future in futures:
+        if not future.done():
+            future.cancel()

@@ -105,6 +105,21 @@ async def test_a_full_batch_does_not_wait_for_the_window() -> None:
     assert [p.id_count for p in posts(server)] == [100]
 
 
+async def test_a_coalesced_batch_cancelled_before_its_first_step_does_not_strand_callers() -> None:
+    async with (
+        FakeGrooveServer(tokens=["t"]) as server,
+        GrooveClient("t", base_url=server.url, batch_size=2) as groove,
+    ):
+        callers = [asyncio.ensure_future(groove.add_track(catalog_id(i))) for i in range(2)]
+        await asyncio.sleep(0)  # both enqueued: the full batch's task exists, not yet started
+        (batch,) = groove._tasks
+        batch.cancel()
+        async with asyncio.timeout(5):
+            outcomes = await asyncio.gather(*callers, return_exceptions=True)
+    assert all(isinstance(o, asyncio.CancelledError) for o in outcomes)
+    assert posts(server) == []
+
+
 async def test_cancelled_callers_do_not_cancel_the_batch_for_others() -> None:
     tasks: list[asyncio.Task[TrackResult]] = []
     trace = aiohttp.TraceConfig()
