@@ -3,28 +3,70 @@
 Add or remove any number of tracks with one call: IDs are validated, cut into 100-ID POSTs sent
 concurrently under a bound, retried when the failure is transient, and merged back into one
 result per input, in input order.
+
+The public names are imported on first use (PEP 562), so that importing a submodule (the pytest
+plugin that pytest loads in every run of every project that installs the package) does not pull
+in the client with aiohttp, tenacity, cattrs and orjson.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-from ._client import DEFAULT_BASE_URL, GrooveClient
-from ._errors import (
-    AuthenticationError,
-    BatchError,
-    DecodeError,
-    GrooveError,
-    HTTPStatusError,
-    ResultMismatchError,
-    TransportError,
-)
-from ._events import BatchFinished, BatchStarted, ProgressEvent, RetryScheduled, Throttled
-from ._models import BulkResult, ErrorInfo, Outcome, TrackResult
-from ._retry import RetryPolicy
+import importlib
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._auth import TokenProvider
+    from ._client import DEFAULT_BASE_URL, GrooveClient
+    from ._errors import (
+        AuthenticationError,
+        BatchError,
+        DecodeError,
+        GrooveError,
+        HTTPStatusError,
+        ResultMismatchError,
+        TransportError,
+    )
+    from ._events import (
+        BatchFinished,
+        BatchStarted,
+        EventCallback,
+        ProgressEvent,
+        RetryScheduled,
+        Throttled,
+    )
+    from ._models import BulkResult, ErrorInfo, Outcome, TrackResult
+    from ._retry import RetryPolicy
 
 try:
     __version__ = version("groove-async")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0"
+
+#: Each public name and the module that defines it.
+_HOMES: dict[str, str] = {
+    "DEFAULT_BASE_URL": "._client",
+    "GrooveClient": "._client",
+    "TokenProvider": "._auth",
+    "AuthenticationError": "._errors",
+    "BatchError": "._errors",
+    "DecodeError": "._errors",
+    "GrooveError": "._errors",
+    "HTTPStatusError": "._errors",
+    "ResultMismatchError": "._errors",
+    "TransportError": "._errors",
+    "BatchFinished": "._events",
+    "BatchStarted": "._events",
+    "EventCallback": "._events",
+    "ProgressEvent": "._events",
+    "RetryScheduled": "._events",
+    "Throttled": "._events",
+    "BulkResult": "._models",
+    "ErrorInfo": "._models",
+    "Outcome": "._models",
+    "TrackResult": "._models",
+    "RetryPolicy": "._retry",
+}
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -35,6 +77,7 @@ __all__ = [
     "BulkResult",
     "DecodeError",
     "ErrorInfo",
+    "EventCallback",
     "GrooveClient",
     "GrooveError",
     "HTTPStatusError",
@@ -44,7 +87,21 @@ __all__ = [
     "RetryPolicy",
     "RetryScheduled",
     "Throttled",
+    "TokenProvider",
     "TrackResult",
     "TransportError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -10,7 +10,6 @@ import time
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
-    AsyncIterator,
     Awaitable,
     Callable,
     Iterable,
@@ -315,7 +314,7 @@ class GrooveClient:
         *,
         deadline: float | None = None,
         stop: asyncio.Event | None = None,
-    ) -> AsyncIterator[TrackResult]:
+    ) -> AsyncGenerator[TrackResult, None]:
         """Add tracks, yielding results in input order as they are ready.
 
         Reads the input lazily, holding about ``2 * max_concurrency`` batches at a time, so an
@@ -342,7 +341,7 @@ class GrooveClient:
         *,
         deadline: float | None = None,
         stop: asyncio.Event | None = None,
-    ) -> AsyncIterator[TrackResult]:
+    ) -> AsyncGenerator[TrackResult, None]:
         """Delete tracks by collection ID, yielding results in input order (see
         :meth:`stream_add_tracks`)."""
         return self._stream("delete", track_ids, deadline, stop)

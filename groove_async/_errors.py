@@ -3,7 +3,8 @@
 Only failures that end a whole operation are raised to callers; a batch that fails is reported as
 ``FAILED`` or ``REJECTED`` items whose :class:`~groove_async.ErrorInfo` carries the reason. The
 batch-level exceptions below are still public: they are what the retry machinery classifies, and
-they are attached as ``__cause__`` where a whole operation fails.
+what a FAILED or REJECTED item's :class:`~groove_async.ErrorInfo` describes. They are never
+raised to callers, nor chained to what is.
 
 ::
 
