@@ -45,7 +45,7 @@ MIN_REDACTED_LENGTH: Final = 8
 
 #: How many of the latest tokens are remembered for redaction (a token expires hourly, so a
 #: long-running service cycles through many; the old ones stop mattering).
-_REMEMBERED: Final = 16
+_REMEMBERED: Final = 32  # 16 tokens, each in two spellings
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -209,8 +209,11 @@ class TokenSource:
         return token
 
     def _remember(self, token: str) -> None:
-        if len(token) >= MIN_REDACTED_LENGTH and token not in self._used:
-            self._used.append(token)
+        # Error codes are respelled with underscores on the way in (spec section 5), so a token
+        # reflected into an ErrorCode reaches us as that spelling: it is redacted too.
+        for spelling in dict.fromkeys((token, token.replace("-", "_"))):
+            if len(spelling) >= MIN_REDACTED_LENGTH and spelling not in self._used:
+                self._used.append(spelling)
 
     async def _ask(self) -> object:
         assert self._provider is not None
