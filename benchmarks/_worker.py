@@ -141,7 +141,7 @@ class PostCounter:
     def __init__(self) -> None:
         self.count: int | None = None
         try:
-            from groove_async._transport import Transport
+            from groove_async._aiohttp import AiohttpTransport as Transport
         except ImportError:
             return
         send = getattr(Transport, "send", None)

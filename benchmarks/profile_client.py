@@ -56,7 +56,7 @@ _FILE_GROUPS = (
     ("groove_async/_flow.py", "flow control (limit, gate, budget)"),
     ("groove_async/_retry.py", "retry (tenacity wrapper)"),
     ("tenacity", "retry (tenacity)"),
-    ("groove_async/_transport.py", "transport (_transport.py)"),
+    ("groove_async/_aiohttp.py", "transport (_aiohttp.py)"),
     ("groove_async/_auth.py", "auth"),
     ("groove_async/_client.py", "client (_client.py)"),
     ("groove_async/_models.py", "models (BulkResult)"),

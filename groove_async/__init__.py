@@ -36,7 +36,9 @@ if TYPE_CHECKING:
         Throttled,
     )
     from ._models import BulkResult, ErrorInfo, Outcome, TrackResult
+    from ._protocol import Request, Response
     from ._retry import RetryPolicy
+    from ._transport import Transport
 
 try:
     __version__ = version("groove-async")
@@ -65,7 +67,10 @@ _HOMES: dict[str, str] = {
     "ErrorInfo": "._models",
     "Outcome": "._models",
     "TrackResult": "._models",
+    "Request": "._protocol",
+    "Response": "._protocol",
     "RetryPolicy": "._retry",
+    "Transport": "._transport",
 }
 
 __all__ = [
@@ -83,12 +88,15 @@ __all__ = [
     "HTTPStatusError",
     "Outcome",
     "ProgressEvent",
+    "Request",
+    "Response",
     "ResultMismatchError",
     "RetryPolicy",
     "RetryScheduled",
     "Throttled",
     "TokenProvider",
     "TrackResult",
+    "Transport",
     "TransportError",
     "__version__",
 ]

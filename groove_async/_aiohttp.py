@@ -1,23 +1,23 @@
-"""The session layer: the only module of the client that imports aiohttp.
+"""The default transport: the only module of the client that imports aiohttp.
 
 Bytes in, bytes out. It owns (or borrows) the :class:`aiohttp.ClientSession`, applies the
 per-request timeout and a cap on response size, always releases the response before returning,
-and turns every aiohttp failure into :class:`~groove_async.TransportError`.
+and turns every aiohttp failure into :class:`~groove_async.TransportError`. It meets the
+:class:`~groove_async.Transport` protocol, like any transport a caller hands the client.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Final
 
 import aiohttp
 
 from ._auth import redact
 from ._errors import TransportError
-from ._protocol import Request
+from ._protocol import Request, Response
 
-__all__ = ["DEFAULT_MAX_BODY", "Transport"]
+__all__ = ["DEFAULT_MAX_BODY", "AiohttpTransport"]
 
 logger: Final = logging.getLogger("groove_async")
 
@@ -26,8 +26,8 @@ logger: Final = logging.getLogger("groove_async")
 DEFAULT_MAX_BODY: Final = 8 * 1024 * 1024
 
 
-class Transport:
-    """Sends :class:`Request` s and returns ``(status, headers, body)``.
+class AiohttpTransport:
+    """Sends :class:`Request` s over aiohttp and returns :class:`Response` s.
 
     Args:
         session: a caller's session, used as is and never closed; ``None`` to own one.
@@ -42,8 +42,8 @@ class Transport:
         self,
         session: aiohttp.ClientSession | None,
         *,
-        timeout: float,
-        connections: int,
+        timeout: float = 30.0,
+        connections: int = 100,
         max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         self._session = session
@@ -70,7 +70,7 @@ class Transport:
             raise RuntimeError("the HTTP session is closed")
         return session
 
-    async def send(self, request: Request) -> tuple[int, Mapping[str, str], bytes]:
+    async def send(self, request: Request) -> Response:
         """Send one request and read the whole response.
 
         Raises:
@@ -88,7 +88,7 @@ class Transport:
                 allow_redirects=False,
             ) as response:
                 body = await self._read(response)
-                return response.status, response.headers, body
+                return Response(response.status, response.headers, body)
         except TransportError:
             raise
         except TimeoutError as exc:  # asyncio.TimeoutError is the builtin one on 3.11+
@@ -124,7 +124,7 @@ class Transport:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         """Close the session if it is ours; a borrowed session is left open."""
         if self._owned and self._session is not None and not self._session.closed:
             await self._session.close()

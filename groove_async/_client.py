@@ -18,6 +18,7 @@ from contextlib import aclosing
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, Literal, Self, cast
 
+from ._aiohttp import AiohttpTransport
 from ._auth import TokenProvider, TokenSource
 from ._batching import (
     MAX_BATCH_SIZE,
@@ -29,7 +30,7 @@ from ._batching import (
     merge,
 )
 from ._coalescer import Coalescer
-from ._errors import AuthenticationError, BatchError, HTTPStatusError
+from ._errors import AuthenticationError, BatchError, HTTPStatusError, TransportError
 from ._events import (
     BatchFinished,
     BatchStarted,
@@ -49,6 +50,8 @@ from ._pipeline import (
 )
 from ._protocol import (
     Action,
+    Request,
+    Response,
     UnauthorizedResponse,
     build_request,
     error_info_for,
@@ -107,7 +110,11 @@ class GrooveClient:
         retry: how each POST is retried.
         timeout: seconds for one HTTP request, body included, and for one call of a token
             provider.
-        session: an :class:`aiohttp.ClientSession` to use; it is not closed by the client.
+        session: an :class:`aiohttp.ClientSession` for the default transport to use; it is not
+            closed by the client.
+        transport: what carries the requests: any object meeting the :class:`Transport`
+            protocol (the emulator's ``FakeGrooveServer(...).transport()``, say). The default
+            sends them over aiohttp. The client calls its ``aclose()`` when it closes.
         allow_insecure_http: permit plain http to a non-loopback host.
         linger: seconds :meth:`add_track` waits for more calls before sending a partial batch.
         on_event: called with each :mod:`progress event <groove_async.BatchStarted>`; must be
@@ -131,6 +138,7 @@ class GrooveClient:
         retry: RetryPolicy | None = None,
         timeout: float = 30.0,
         session: aiohttp.ClientSession | None = None,
+        transport: Transport | None = None,
         allow_insecure_http: bool = False,
         linger: float = DEFAULT_LINGER,
         on_event: EventCallback | None = None,
@@ -156,9 +164,8 @@ class GrooveClient:
             raise TypeError("on_event must be a callable taking one event")
         self._on_event = on_event
         self._validator = IdValidator(self._namespace)
-        self._transport = Transport(
-            session, timeout=float(timeout), connections=max(100, self._max_concurrency)
-        )
+        self._timeout = float(timeout)
+        self._transport = _transport_for(transport, session, self._timeout, self._max_concurrency)
         self._limit = ConcurrencyLimit(self._max_concurrency)
         self._gate = ThrottleGate()
         self._budget = RetryBudget(retry.budget_ratio, retry.budget_burst)
@@ -251,7 +258,7 @@ class GrooveClient:
         tasks = set(self._tasks)
         if tasks:
             await asyncio.wait(tasks)
-        await self._transport.close()
+        await self._transport.aclose()
 
     # -- public operations ------------------------------------------------------------------
 
@@ -569,10 +576,12 @@ class GrooveClient:
             segment.attempted = True
             attempts += 1
             try:
-                status, headers, payload = await self._transport.send(request)
+                answer = await self._exchange(request)
                 # A server reflecting the Authorization header must not get the token into
                 # results, messages or logs: scrubbed before anything is read from the body.
-                response = read_response(status, headers, self._auth.redact_bytes(payload))
+                response = read_response(
+                    answer.status, answer.headers, self._auth.redact_bytes(answer.body)
+                )
                 return merge(
                     segment.sent,
                     response,
@@ -628,6 +637,23 @@ class GrooveClient:
                         time.monotonic() - started,
                     )
                 )
+
+    async def _exchange(self, request: Request) -> Response:
+        """One request through the transport, bounded by ``timeout``.
+
+        Raises:
+            TransportError: the request did not complete in time, or the transport failed
+                (anything but a cancellation counts as a dropped connection).
+        """
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await self._transport.send(request)
+        except TransportError:
+            raise
+        except TimeoutError:
+            raise TransportError("the request timed out", code="TIMEOUT") from None
+        except Exception as exc:  # a caller's transport: whatever it raises is a dropped line
+            raise TransportError(f"the transport failed: {type(exc).__name__}") from exc
 
     def _redacted(self, results: SentResults) -> SentResults:
         """``results`` whose error texts hold no token (a JSON escape can hide one from the
@@ -690,6 +716,24 @@ class GrooveClient:
                 segment.finish(*self._redacted(results))
                 self._limit.increase()
             return
+
+
+def _transport_for(
+    transport: Transport | None,
+    session: aiohttp.ClientSession | None,
+    timeout: float,
+    max_concurrency: int,
+) -> Transport:
+    if transport is None:
+        return AiohttpTransport(session, timeout=timeout, connections=max(100, max_concurrency))
+    if session is not None:
+        raise TypeError("pass either session= (for the default transport) or transport=, not both")
+    if not isinstance(transport, Transport):
+        raise TypeError(
+            "transport must have async send(request) and aclose() methods (the Transport "
+            f"protocol), not {type(transport).__name__}"
+        )
+    return transport
 
 
 def _redacted_code(auth: TokenSource, code: str | None) -> str | None:

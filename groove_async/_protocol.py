@@ -26,6 +26,7 @@ __all__ = [
     "TRANSIENT_STATUSES",
     "Action",
     "Request",
+    "Response",
     "UnauthorizedResponse",
     "build_request",
     "error_info_for",
@@ -62,6 +63,21 @@ class Request:
 
     method: str
     url: str
+    headers: Mapping[str, str] = attrs.field(repr=False)
+    body: bytes = attrs.field(repr=False)
+
+
+@attrs.frozen(slots=True)
+class Response:
+    """An HTTP response as plain data: what a :class:`~groove_async.Transport` returns.
+
+    Attributes:
+        status: the HTTP status code.
+        headers: the response headers (names compared case-insensitively by the reader).
+        body: the whole body, decompressed.
+    """
+
+    status: int
     headers: Mapping[str, str] = attrs.field(repr=False)
     body: bytes = attrs.field(repr=False)
 
