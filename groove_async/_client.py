@@ -41,13 +41,8 @@ from ._events import (
 )
 from ._flow import ConcurrencyLimit, RetryBudget, ThrottleGate
 from ._models import BulkResult, ErrorInfo, Outcome, ResultColumns, TrackResult, count_outcomes
-from ._pipeline import (
-    Operation,
-    add_segment,
-    read_until_stopped,
-    run_pipeline,
-    settle_unanswered,
-)
+from ._operation import Operation, read_until_stopped, settle_unanswered
+from ._pipeline import add_segment, run_pipeline
 from ._protocol import (
     Action,
     Request,

@@ -1,0 +1,155 @@
+"""One operation's shared state: why and how it stopped, and the rules for what it left unanswered.
+
+An :class:`Operation` is what the sends of one bulk call, stream or coalesced batch share: a stop
+reason, an abort event their waits wake on, and whether a stop is hard (in-flight POSTs
+cancelled) or graceful (they finish). The pipeline, the send path and the client all read it;
+it imports nothing of theirs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterable, Callable
+from typing import Final
+
+from ._batching import Segment
+from ._models import ErrorInfo, Outcome
+
+__all__ = ["STOP_REASONS", "Operation", "read_until_stopped", "settle_unanswered"]
+
+#: Why an operation stopped early -> (NOT_SENT info, FAILED info for items sent but unanswered).
+STOP_REASONS: Final[dict[str, tuple[ErrorInfo, ErrorInfo]]] = {
+    "stopped": (
+        ErrorInfo("NOT_SENT", "Not sent: the operation was stopped"),
+        ErrorInfo("STOPPED", "Sent, but the operation was stopped before an answer came"),
+    ),
+    "deadline": (
+        ErrorInfo("NOT_SENT", "Not sent: the operation's deadline passed"),
+        ErrorInfo("DEADLINE_EXCEEDED", "Sent, but the deadline passed before an answer came"),
+    ),
+    "auth": (
+        ErrorInfo("NOT_SENT", "Not sent: the operation stopped after an authentication failure"),
+        ErrorInfo(
+            "AUTHENTICATION_FAILED",
+            "Sent, but the operation stopped after an authentication failure before an answer",
+        ),
+    ),
+    "closed": (
+        ErrorInfo("NOT_SENT", "Not sent: the client was closed"),
+        ErrorInfo("CLIENT_CLOSED", "Sent, but the client was closed before an answer came"),
+    ),
+    "cancelled": (
+        ErrorInfo("NOT_SENT", "Not sent: the operation was cancelled"),
+        ErrorInfo("CANCELLED", "Sent, but the operation was cancelled before an answer came"),
+    ),
+}
+
+
+class Operation:
+    """What the sends of one bulk call, stream or coalesced batch share.
+
+    Attributes:
+        action: ``"add"`` or ``"delete"``.
+        abort: set once the operation stops early; sends check it before every attempt and
+            their waits wake on it.
+        reason: why it stopped (a key of :data:`STOP_REASONS`), else ``None``.
+        hard: whether in-flight sends are to be cancelled rather than finished.
+    """
+
+    __slots__ = ("_listeners", "abort", "action", "deadline_at", "hard", "reason")
+
+    def __init__(self, action: str) -> None:
+        self.action = action
+        self.abort = asyncio.Event()
+        self.reason: str | None = None
+        self.hard = False
+        #: ``time.monotonic()`` at which the deadline passes, if there is one (for loops that
+        #: read a caller's plain iterator without yielding, where no timer can fire).
+        self.deadline_at: float | None = None
+        self._listeners: list[Callable[[], None]] = []
+
+    def stop(self, reason: str, *, hard: bool = False) -> None:
+        """Stop the operation (the first reason wins, unless a hard stop follows a graceful one)."""
+        if self.reason is None or (hard and not self.hard):
+            # A hard stop's reason explains the POSTs it abandons, even after a graceful one.
+            self.reason = reason
+        self.hard = self.hard or hard
+        self.abort.set()
+        for listener in self._listeners:
+            listener()
+
+    def on_stop(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` whenever :meth:`stop` is called; returns what unregisters it."""
+        self._listeners.append(listener)
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return remove
+
+    def overdue(self) -> bool:
+        """Stop the operation if its deadline has passed; return whether it is stopped."""
+        if self.deadline_at is not None and time.monotonic() >= self.deadline_at:
+            self.stop("deadline", hard=True)
+        return self.reason is not None
+
+    def infos(self) -> tuple[ErrorInfo, ErrorInfo]:
+        """(NOT_SENT info, FAILED info) for the items this stop leaves unanswered."""
+        return STOP_REASONS[self.reason or "cancelled"]
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``, waking early if the operation stops."""
+        if self.abort.is_set():
+            return
+        try:
+            async with asyncio.timeout(seconds):
+                await self.abort.wait()
+        except TimeoutError:
+            pass
+
+
+def settle_unanswered(segment: Segment, operation: Operation) -> None:
+    """Finish ``segment`` if it is not: NOT_SENT, or FAILED when an attempt went out."""
+    if segment.finished:
+        return
+    not_sent, failed = operation.infos()
+    if segment.attempted:
+        segment.finish_all(Outcome.FAILED, failed)
+    else:
+        segment.finish_all(Outcome.NOT_SENT, not_sent)
+
+
+async def read_until_stopped(
+    source: AsyncIterable[object], take: Callable[[object], None], operation: Operation
+) -> None:
+    """Hand each item of ``source`` to ``take`` until it ends or ``operation`` stops.
+
+    A stop (its event, its deadline, the client closing) interrupts a read that is waiting on
+    the source: a slow source cannot hold a call past its deadline. Whatever ``take`` was given
+    stays given; the source's own errors propagate.
+    """
+    if operation.reason is not None:
+        return
+    loop = asyncio.get_running_loop()
+    remove: Callable[[], None] | None = None
+    try:
+        async with asyncio.timeout(None) as scope:
+
+            def interrupt() -> None:
+                if not scope.expired():  # a hard stop may follow a graceful one
+                    scope.reschedule(loop.time())
+
+            remove = operation.on_stop(interrupt)
+            async for raw in source:
+                take(raw)
+    except TimeoutError:
+        # Our interruption: asyncio.timeout turns the cancellation it caused into TimeoutError
+        # on the way out. The source's own TimeoutError is the caller's to see.
+        if not scope.expired():
+            raise
+    finally:
+        if remove is not None:
+            remove()
