@@ -34,6 +34,7 @@ import sys
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -233,7 +234,7 @@ def stages(n: int, repeats: int = 5) -> str:
             )
             state["responses"] = timed(
                 "decode responses (read_response: orjson + column hook)",
-                lambda: [read_response(200, headers, b) for b in bodies],
+                lambda: [read_response(200, headers, b, now=datetime.now(UTC)) for b in bodies],
             )
             state["merged"] = timed(
                 "merge (InputId check by column)",

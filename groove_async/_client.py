@@ -10,7 +10,6 @@ import time
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
-    Awaitable,
     Callable,
     Iterable,
 )
@@ -24,41 +23,25 @@ from ._batching import (
     MAX_BATCH_SIZE,
     BatchPlanner,
     IdValidator,
-    Segment,
-    SentResults,
     all_distinct,
-    merge,
 )
 from ._coalescer import Coalescer
-from ._errors import AuthenticationError, BatchError, HTTPStatusError, TransportError
+from ._errors import AuthenticationError
 from ._events import (
-    BatchFinished,
-    BatchStarted,
     EventCallback,
-    ProgressEvent,
-    RetryScheduled,
-    Throttled,
 )
 from ._flow import ConcurrencyLimit, RetryBudget, ThrottleGate
-from ._models import BulkResult, ErrorInfo, Outcome, ResultColumns, TrackResult, count_outcomes
-from ._operation import Operation, read_until_stopped, settle_unanswered
+from ._models import BulkResult, Outcome, ResultColumns, TrackResult
+from ._operation import Operation, read_until_stopped
 from ._pipeline import add_segment, run_pipeline
 from ._protocol import (
     Action,
-    Request,
-    Response,
-    UnauthorizedResponse,
-    build_request,
-    error_info_for,
-    failure_outcome,
-    outcome_unknown,
-    read_response,
     validate_base_url,
     validate_namespace,
 )
-from ._retry import GaveUp, RetryPolicy, retry_batch
+from ._retry import RetryPolicy
+from ._sender import BatchSender
 from ._transport import Transport
-from ._wire import encode_request
 
 if TYPE_CHECKING:
     import aiohttp  # noqa: TID251  (only to type the `session` parameter)
@@ -72,10 +55,6 @@ DEFAULT_BASE_URL: Final = "https://music.xboxlive.com"
 TrackIds = Iterable[str] | AsyncIterable[str]
 
 DEFAULT_LINGER: Final = 0.005
-
-
-class _Aborted(Exception):
-    """The operation stopped before this attempt (not a BatchError: never retried)."""
 
 
 class GrooveClient:
@@ -159,16 +138,29 @@ class GrooveClient:
             raise TypeError("on_event must be a callable taking one event")
         self._on_event = on_event
         self._validator = IdValidator(self._namespace)
-        self._timeout = float(timeout)
-        self._transport = _transport_for(transport, session, self._timeout, self._max_concurrency)
         self._limit = ConcurrencyLimit(self._max_concurrency)
         self._gate = ThrottleGate()
         self._budget = RetryBudget(retry.budget_ratio, retry.budget_burst)
         self._tasks: set[asyncio.Task[None]] = set()
         self._operations: set[Operation] = set()
+        self._sender = BatchSender(
+            auth=self._auth,
+            transport=_transport_for(transport, session, float(timeout), self._max_concurrency),
+            base_url=self._base_url,
+            namespace=self._namespace,
+            wire_format=wire_format,
+            timeout=float(timeout),
+            policy=retry,
+            limit=self._limit,
+            gate=self._gate,
+            budget=self._budget,
+            on_event=on_event,
+        )
         self._coalescers: dict[Action, Coalescer] = {
             action: Coalescer(
-                functools.partial(self._send_one_batch, action),
+                action,
+                self._sender.send,
+                self._limit,
                 batch_size=self._batch_size,
                 linger=float(linger),
                 registry=self._tasks,
@@ -253,7 +245,7 @@ class GrooveClient:
         tasks = set(self._tasks)
         if tasks:
             await asyncio.wait(tasks)
-        await self._transport.aclose()
+        await self._sender.aclose()
 
     # -- public operations ------------------------------------------------------------------
 
@@ -374,30 +366,6 @@ class GrooveClient:
 
     # -- composition ------------------------------------------------------------------------
 
-    async def _send_one_batch(
-        self, action: Action, ids: list[str]
-    ) -> tuple[list[TrackResult], AuthenticationError | None]:
-        """Send coalesced IDs as one batch; results per ID, or the auth failure that stopped it."""
-        planner = BatchPlanner(self._batch_size)
-        closed = planner.feed_many(ids)
-        last = planner.flush()
-        segments = [*closed, *([last] if last is not None else [])]
-        operation = Operation(action)
-        error: AuthenticationError | None = None
-        for segment in segments:  # one, unless batch_size shrank the batch
-            if segment.sent:
-                await self._limit.acquire()
-                try:
-                    await self._send(operation, segment)
-                except AuthenticationError as exc:
-                    error = exc
-                finally:
-                    self._limit.release()
-            else:
-                segment.finish([])
-            planner.finished(segment)
-        return [r for s in segments for r in s.results or ()], error
-
     def _begin(
         self, action: Action, deadline: float | None, stop: asyncio.Event | None
     ) -> tuple[Operation, Callable[[], None]]:
@@ -451,7 +419,7 @@ class GrooveClient:
                 ids,
                 operation=operation,
                 planner=BatchPlanner(self._batch_size, remember=True, distinct=all_distinct(ids)),
-                send=lambda segment: self._send(operation, segment),
+                send=functools.partial(self._sender.send, operation),
                 limit=self._limit,
                 registry=self._tasks,
             )
@@ -483,7 +451,7 @@ class GrooveClient:
             track_ids,
             operation=operation,
             planner=BatchPlanner(self._batch_size, remember=False),
-            send=lambda segment: self._send(operation, segment),
+            send=functools.partial(self._sender.send, operation),
             limit=self._limit,
             validator=self._validator,
             window=2 * self._max_concurrency,
@@ -531,187 +499,6 @@ class GrooveClient:
         if self._closed:
             raise RuntimeError("this GrooveClient is closed")
 
-    def _emit(self, event: ProgressEvent) -> None:
-        callback = self._on_event
-        if callback is None:
-            return
-        try:
-            callback(event)
-        except Exception:  # a broken progress bar must not break an import
-            logger.exception("groove_async: the on_event callback raised")
-
-    async def _send(self, operation: Operation, segment: Segment) -> None:
-        """Send one segment's batch with retries, and finish the segment whatever happens.
-
-        Raises:
-            AuthenticationError: a 401 that a refresh could not cure (the segment is finished
-                first, NOT_SENT).
-        """
-        body = encode_request(segment.sent, self._wire_format)
-        used: list[str] = []
-        attempts = 0
-        events = self._on_event is not None
-        started = time.monotonic()
-        if events:
-            self._emit(BatchStarted(operation.action, segment.seq, len(segment.sent)))
-
-        action = operation.action
-        unknown = False  # an earlier attempt may have been applied (see outcome_unknown)
-
-        async def attempt() -> SentResults:
-            nonlocal attempts, unknown
-            await self._gate.wait(operation.sleep, operation.abort.is_set)
-            if operation.abort.is_set():
-                raise _Aborted
-            token = await self._auth.get()
-            used.append(token)
-            request = build_request(
-                self._base_url, self._namespace, action, body, token, self._wire_format
-            )
-            segment.attempted = True
-            attempts += 1
-            try:
-                answer = await self._exchange(request)
-                # A server reflecting the Authorization header must not get the token into
-                # results, messages or logs: scrubbed before anything is read from the body.
-                response = read_response(
-                    answer.status, answer.headers, self._auth.redact_bytes(answer.body)
-                )
-                return merge(
-                    segment.sent,
-                    response,
-                    ids_required=action == "add",
-                    gone_is_deleted=action == "delete" and unknown,
-                )
-            except BatchError as exc:
-                failure: BatchError | UnauthorizedResponse = exc
-                unknown = unknown or outcome_unknown(exc)
-            except UnauthorizedResponse as exc:
-                failure = exc
-            # Raised outside the handlers: nothing of the original (whose text may hold a
-            # reflected token) is chained to what leaves this function.
-            if isinstance(failure, UnauthorizedResponse):
-                raise UnauthorizedResponse(_redacted_code(self._auth, failure.code))
-            raise self._auth.redact_error(failure)
-
-        def before_retry(error: BatchError, delay: float, attempt_number: int) -> None:
-            logger.info(
-                "groove_async: batch #%d (%d IDs): %s; retry %d/%d in %.2fs",
-                segment.seq,
-                len(segment.sent),
-                error,
-                attempt_number + 1,
-                self._retry.attempts,
-                delay,
-            )
-            if _is_throttle(error):
-                paused = self._gate.pause(delay)
-                lowered = self._limit.decrease()
-                if events and (paused or lowered):
-                    self._emit(Throttled(delay, self._limit.limit))
-            if events:
-                self._emit(
-                    RetryScheduled(operation.action, segment.seq, attempt_number, delay, str(error))
-                )
-
-        try:
-            await self._send_with_refresh(operation, segment, attempt, before_retry, used)
-        finally:
-            if events and segment.finished:
-                counts = count_outcomes(segment.outcomes, len(segment.ids))
-                self._emit(
-                    BatchFinished(
-                        operation.action,
-                        segment.seq,
-                        len(segment.sent),
-                        counts[Outcome.SUCCEEDED],
-                        counts[Outcome.REJECTED],
-                        counts[Outcome.FAILED],
-                        counts[Outcome.NOT_SENT],
-                        attempts,
-                        time.monotonic() - started,
-                    )
-                )
-
-    async def _exchange(self, request: Request) -> Response:
-        """One request through the transport, bounded by ``timeout``.
-
-        Raises:
-            TransportError: the request did not complete in time, or the transport failed
-                (anything but a cancellation counts as a dropped connection).
-        """
-        try:
-            async with asyncio.timeout(self._timeout):
-                return await self._transport.send(request)
-        except TransportError:
-            raise
-        except TimeoutError:
-            raise TransportError("the request timed out", code="TIMEOUT") from None
-        except Exception as exc:  # a caller's transport: whatever it raises is a dropped line
-            raise TransportError(f"the transport failed: {type(exc).__name__}") from exc
-
-    def _redacted(self, results: SentResults) -> SentResults:
-        """``results`` whose error texts hold no token (a JSON escape can hide one from the
-        scrub of the raw body)."""
-        coll, outcomes, errors = results
-        if errors:
-            errors = {j: self._auth.redact_info(e) for j, e in errors.items()}
-        return coll, outcomes, errors
-
-    async def _send_with_refresh(
-        self,
-        operation: Operation,
-        segment: Segment,
-        attempt: Callable[[], Awaitable[SentResults]],
-        before_retry: Callable[[BatchError, float, int], None],
-        used: list[str],
-    ) -> None:
-        refreshed = False
-        while True:
-            try:
-                results = await retry_batch(
-                    attempt,
-                    self._retry,
-                    sleep=operation.sleep,
-                    before_sleep=before_retry,
-                    budget=self._budget,
-                )
-            except UnauthorizedResponse as exc:
-                if operation.abort.is_set():
-                    # Refused, so not applied: NOT_SENT even though it went out.
-                    segment.finish_all(Outcome.NOT_SENT, operation.infos()[0])
-                    return
-                if refreshed or not self._auth.refreshable or not exc.refreshable:
-                    segment.finish_all(Outcome.NOT_SENT, _unauthorized_info(exc.code))
-                    refreshable = exc.refreshable and self._auth.refreshable
-                    raise _auth_error(
-                        exc.code, refreshed=refreshed, refreshable=refreshable
-                    ) from None
-                try:
-                    await self._auth.refresh(used[-1])
-                except AuthenticationError:
-                    segment.finish_all(Outcome.NOT_SENT, _unauthorized_info(exc.code))
-                    raise
-                refreshed = True
-                continue
-            except AuthenticationError:  # the token provider failed on first use
-                segment.finish_all(Outcome.NOT_SENT, _unauthorized_info(None))
-                raise
-            except _Aborted:
-                settle_unanswered(segment, operation)
-            except GaveUp as exc:
-                info = error_info_for(exc.last)
-                segment.finish_all(
-                    Outcome.FAILED,
-                    ErrorInfo(info.code, info.description, _join(info.message, exc.reason)),
-                )
-            except BatchError as exc:  # permanent: a refusal (REJECTED) or no retry can help
-                segment.finish_all(failure_outcome(exc), error_info_for(exc))
-            else:
-                segment.finish(*self._redacted(results))
-                self._limit.increase()
-            return
-
 
 def _transport_for(
     transport: Transport | None,
@@ -729,17 +516,6 @@ def _transport_for(
             f"protocol), not {type(transport).__name__}"
         )
     return transport
-
-
-def _redacted_code(auth: TokenSource, code: str | None) -> str | None:
-    return None if code is None else auth.redact(code)
-
-
-def _is_throttle(error: BatchError) -> bool:
-    """A 429, or a 503 that named a wait: the service asks the whole client to slow down."""
-    return isinstance(error, HTTPStatusError) and (
-        error.status == 429 or (error.status == 503 and error.retry_after is not None)
-    )
 
 
 def _add_unanswered(columns: ResultColumns, ids: list[str], operation: Operation) -> None:
@@ -761,25 +537,6 @@ def _check_seconds(name: str, value: object, *, allow_zero: bool) -> None:
     ):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be a number of seconds {bound}, got {value!r}")
-
-
-def _join(message: str | None, reason: str) -> str:
-    return f"{message}; {reason}" if message else reason
-
-
-def _unauthorized_info(code: str | None) -> ErrorInfo:
-    return ErrorInfo("NOT_SENT", f"Not sent: authentication failed ({code or 'HTTP 401'})")
-
-
-def _auth_error(code: str | None, *, refreshed: bool, refreshable: bool) -> AuthenticationError:
-    detail = f" ({code})" if code else ""
-    if refreshed:
-        reason = "the service refused the refreshed token as well"
-    elif refreshable:
-        reason = "the service refused the token"
-    else:
-        reason = "the service refused the token and it cannot be refreshed"
-    return AuthenticationError(f"{reason}: HTTP 401{detail}", status=401, code=code)
 
 
 def _check_iterable(track_ids: object) -> None:

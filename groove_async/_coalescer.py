@@ -16,46 +16,57 @@ import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 
+from ._batching import BatchPlanner, Segment
 from ._errors import AuthenticationError
+from ._flow import ConcurrencyLimit
 from ._models import BulkResult, TrackResult
+from ._operation import Operation
 
-__all__ = ["Coalescer", "SendBatch"]
+__all__ = ["Coalescer", "SendSegment"]
 
-#: Sends IDs as one batch; returns one result per ID, and the authentication failure, if any,
-#: that stopped it (the results are then NOT_SENT).
-SendBatch = Callable[[list[str]], Awaitable[tuple[list[TrackResult], AuthenticationError | None]]]
+#: The send path: sends one segment of an operation and finishes it (raises only
+#: AuthenticationError, after finishing it NOT_SENT, or CancelledError).
+SendSegment = Callable[[Operation, Segment], Awaitable[None]]
 
 
 class Coalescer:
     """Gathers single IDs into batches for one action.
 
     Args:
-        send_batch: sends one batch (through the client's limit, retries and token).
+        action: ``"add"`` or ``"delete"``.
+        send: the client's send path; each batch goes through it under ``limit``.
+        limit: the client-wide concurrency limit.
         batch_size: the most IDs per batch.
         linger: seconds to wait for more IDs after the first one of a batch.
         registry: a set the batch tasks are added to while they run.
     """
 
     __slots__ = (
+        "_action",
         "_batch_size",
         "_futures",
         "_ids",
         "_inflight",
+        "_limit",
         "_linger",
         "_registry",
-        "_send_batch",
+        "_send",
         "_timer",
     )
 
     def __init__(
         self,
-        send_batch: SendBatch,
+        action: str,
+        send: SendSegment,
+        limit: ConcurrencyLimit,
         *,
         batch_size: int,
         linger: float,
         registry: set[asyncio.Task[None]],
     ) -> None:
-        self._send_batch = send_batch
+        self._action = action
+        self._send = send
+        self._limit = limit
         self._batch_size = batch_size
         self._linger = linger
         self._registry = registry
@@ -117,6 +128,31 @@ class Coalescer:
         self.flush()
         while self._inflight:
             await asyncio.wait(set(self._inflight))
+
+    async def _send_batch(
+        self, ids: list[str]
+    ) -> tuple[list[TrackResult], AuthenticationError | None]:
+        """Send buffered IDs (repeats once) as one batch; results per ID, or the authentication
+        failure that stopped it (the results are then NOT_SENT)."""
+        planner = BatchPlanner(self._batch_size)
+        segments = planner.feed_many(ids)
+        last = planner.flush()
+        if last is not None:
+            segments.append(last)
+        operation = Operation(self._action)
+        error: AuthenticationError | None = None
+        for segment in segments:  # one, unless batch_size shrank the batch
+            if not segment.sent:  # every ID repeats one of an earlier segment
+                segment.finish([])
+                continue
+            await self._limit.acquire()
+            try:
+                await self._send(operation, segment)
+            except AuthenticationError as exc:
+                error = exc
+            finally:
+                self._limit.release()
+        return [r for s in segments for r in s.results or ()], error
 
     async def _run(self, ids: list[str], futures: list[asyncio.Future[TrackResult]]) -> None:
         try:

@@ -186,12 +186,15 @@ def build_request(
     )
 
 
-def read_response(status: int, headers: Mapping[str, str], body: bytes) -> WireResponse:
+def read_response(
+    status: int, headers: Mapping[str, str], body: bytes, *, now: datetime
+) -> WireResponse:
     """Turn a response into a decoded TrackActionResponse, or raise what it means.
 
     The body is read as JSON or XML according to its ``Content-Type`` (or, when that says
     neither, its first byte), whatever format the request asked for: a server that ignores
-    ``Accept`` is still understood.
+    ``Accept`` is still understood. ``now`` is the time a ``Retry-After`` date is measured from:
+    the clock is the caller's, so this stays a pure function.
 
     Raises:
         UnauthorizedResponse: a 401 (the caller decides about refreshing).
@@ -211,7 +214,7 @@ def read_response(status: int, headers: Mapping[str, str], body: bytes) -> WireR
         code,
         error.description if error else None,
         error.message if error else None,
-        retry_after=parse_retry_after(_header(headers, "Retry-After")),
+        retry_after=parse_retry_after(_header(headers, "Retry-After"), now=now),
         transient=is_transient_status(status),
     )
 
@@ -251,7 +254,7 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return value
 
 
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
     """Seconds to wait from a ``Retry-After`` header, or ``None`` when absent or unreadable.
 
     Accepts delta-seconds, decimal seconds (some proxies send them) and an HTTP-date. A date in
@@ -277,8 +280,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
         return None
     if when.tzinfo is None:  # RFC 9110 dates are GMT; parsedate gives naive for "-0000"
         when = when.replace(tzinfo=UTC)
-    reference = now or datetime.now(UTC)
-    return max(0.0, (when - reference).total_seconds())
+    return max(0.0, (when - now).total_seconds())
 
 
 def error_info_for(exc: BaseException) -> ErrorInfo:

@@ -7,10 +7,10 @@ with a few well-named knobs, and batches that outlast it end as FAILED items who
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import random
-import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Final, TypeVar
 
 import attrs
 import tenacity
@@ -18,9 +18,10 @@ import tenacity
 from ._errors import BatchError, HTTPStatusError
 from ._flow import RetryBudget
 
-__all__ = ["GaveUp", "RetryPolicy", "is_transient", "retry_batch"]
+__all__ = ["Attempts", "GaveUp", "Retrier", "RetryPolicy", "is_transient"]
 
 T = TypeVar("T")
+A = TypeVar("A", bound="Attempts")
 
 
 def _positive(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -64,6 +65,8 @@ class RetryPolicy:
             exhausted"), so an outage cannot turn into a retry storm. ``0`` allows only the
             ``budget_burst``.
         budget_burst: the bucket's size, and what it holds at the start.
+        rng: the source of the backoff jitter (a fresh ``random.Random`` unless given: pass a
+            seeded one for reproducible waits). Not part of equality.
     """
 
     attempts: int = attrs.field(default=5, validator=_at_least_one)
@@ -74,6 +77,7 @@ class RetryPolicy:
     wait: bool = True
     budget_ratio: float = attrs.field(default=0.5, validator=_non_negative)
     budget_burst: float = attrs.field(default=20.0, validator=_non_negative)
+    rng: random.Random = attrs.field(factory=random.Random, eq=False, repr=False)
 
     def without_waiting(self) -> RetryPolicy:
         """The same policy without sleeping between attempts: for tests."""
@@ -87,9 +91,10 @@ class RetryPolicy:
         the same instant.
         """
         base = min(self.wait_max, self.wait_initial * 2.0 ** (attempt - 1))
-        delay = base * (0.5 + random.random() / 2)
+        jitter = self.rng.random
+        delay = base * (0.5 + jitter() / 2)
         if retry_after is not None and retry_after >= delay:
-            delay = retry_after + random.random() * min(1.0, 0.1 * retry_after + self.wait_initial)
+            delay = retry_after + jitter() * min(1.0, 0.1 * retry_after + self.wait_initial)
         return delay
 
 
@@ -108,102 +113,135 @@ class GaveUp(Exception):
         self.reason = reason
 
 
-async def retry_batch(
-    attempt: Callable[[], Awaitable[T]],
-    policy: RetryPolicy,
-    *,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    before_sleep: Callable[[BatchError, float, int], None] | None = None,
-    budget: RetryBudget | None = None,
-) -> T:
-    """Run ``attempt`` until it succeeds, fails for good, or the policy is spent.
+class Attempts:
+    """What one batch's retries report into: subclassed by the send path.
 
-    Args:
-        attempt: one try; raises :class:`BatchError` on failure.
-        policy: the retry policy.
-        sleep: how to wait between attempts (the client passes one that wakes early on abort).
-        before_sleep: called with (error, delay, attempt number) before each wait.
-        budget: the client's shared retry budget; ``None`` for none.
-
-    Returns:
-        What ``attempt`` returned.
-
-    Raises:
-        GaveUp: a transient failure outlasted the policy (attempts, total time, or a
-            ``Retry-After`` beyond ``max_retry_after``).
-        BatchError: a permanent failure, as the attempt raised it.
-        BaseException: anything else the attempt raised, unchanged; ``CancelledError`` is never
-            retried nor swallowed.
+    Attributes:
+        number: attempts made so far (tenacity's count, 1-based once the first has begun).
+        out_of_budget: the shared retry budget stopped the retries.
     """
 
-    def retryable(exc: BaseException) -> bool:
+    __slots__ = ("number", "out_of_budget")
+
+    def __init__(self) -> None:
+        self.number = 0
+        self.out_of_budget = False
+
+    def before_wait(self, error: BatchError, delay: float, attempt: int) -> None:
+        """Called before each wait between attempts, with the failure that caused it."""
+
+
+#: How the batch being retried in the current task waits (its operation's abortable sleep).
+_SLEEP: Final[contextvars.ContextVar[Callable[[float], Awaitable[None]]]] = contextvars.ContextVar(
+    "groove_async_retry_sleep", default=asyncio.sleep
+)
+
+
+class Retrier:
+    """The tenacity machinery of one client, built once and shared by every batch.
+
+    Every attempt of a batch, the first included, runs inside tenacity, which makes every retry
+    decision. The per-batch state travels as the attempt's argument (an :class:`Attempts`), so
+    the callbacks below are the same objects for every batch; they are all synchronous, so
+    tenacity's per-iteration state is never interleaved between batches. How a batch waits is
+    its operation's business (a wait that wakes early on a stop): the client's task-local
+    ``_SLEEP`` holds it while the batch runs.
+
+    Args:
+        policy: the retry policy.
+        budget: the client's shared retry budget; ``None`` for none.
+    """
+
+    __slots__ = ("_policy", "_retrying")
+
+    def __init__(self, policy: RetryPolicy, budget: RetryBudget | None = None) -> None:
+        self._policy = policy
+        self._retrying = tenacity.AsyncRetrying(
+            retry=tenacity.retry_if_exception(self._retryable),
+            stop=tenacity.stop_any(
+                tenacity.stop_after_attempt(policy.attempts),
+                tenacity.stop_before_delay(policy.timeout),
+                _OutOfBudget(budget),
+            ),
+            wait=self._wait,
+            sleep=self._sleep,
+            before=_Before(budget),
+            before_sleep=_announce,
+            reraise=True,
+        )
+
+    async def run(
+        self,
+        attempt: Callable[[A], Awaitable[T]],
+        attempts: A,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> T:
+        """Run ``attempt(attempts)`` until it succeeds, fails for good, or the policy is spent.
+
+        Raises:
+            GaveUp: a transient failure outlasted the policy (attempts, total time, the budget,
+                or a ``Retry-After`` beyond ``max_retry_after``).
+            BatchError: a permanent failure, as the attempt raised it.
+            BaseException: anything else the attempt raised, unchanged; ``CancelledError`` is
+                never retried nor swallowed.
+        """
+        reset = _SLEEP.set(sleep)
+        try:
+            return await self._retrying(attempt, attempts)
+        except BatchError as exc:
+            if not is_transient(exc):
+                raise
+            tries = attempts.number
+            reason = (
+                f"gave up after {tries} attempt{'s' if tries != 1 else ''}: "
+                "the client's retry budget is exhausted"
+                if attempts.out_of_budget
+                else _why_stopped(exc, tries, self._policy)
+            )
+            raise GaveUp(exc, tries, reason) from exc
+        finally:
+            _SLEEP.reset(reset)
+
+    def _retryable(self, exc: BaseException) -> bool:
         if not is_transient(exc):
             return False
         retry_after = getattr(exc, "retry_after", None)
-        return retry_after is None or retry_after <= policy.max_retry_after
+        return retry_after is None or retry_after <= self._policy.max_retry_after
 
-    def wait(state: tenacity.RetryCallState) -> float:
+    def _wait(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
-        return policy.backoff(state.attempt_number, retry_after)
+        return self._policy.backoff(state.attempt_number, retry_after)
 
-    async def do_sleep(seconds: float) -> None:
-        if policy.wait and seconds > 0:
-            await sleep(seconds)
+    async def _sleep(self, seconds: float) -> None:
+        if self._policy.wait and seconds > 0:
+            await _SLEEP.get()(seconds)
 
-    def announce(state: tenacity.RetryCallState) -> None:
-        if before_sleep is not None and state.outcome is not None:
-            exc = state.outcome.exception()
-            if isinstance(exc, BatchError):
-                before_sleep(exc, state.upcoming_sleep, state.attempt_number)
 
-    # The first attempt runs outside tenacity: most batches succeed at once, and building the
-    # retry machinery costs about 80 us per batch here (benchmarks/). Its failure is replayed
-    # as tenacity's first attempt, so every retry decision is still tenacity's, made once.
-    if budget is not None:
-        budget.deposit()
-    started = time.monotonic()
-    try:
-        return await attempt()
-    except BatchError as exc:
-        first_failure: BatchError | None = exc
-    first_duration = time.monotonic() - started
+def _attempts_of(state: tenacity.RetryCallState) -> Attempts:
+    attempts = state.args[0]
+    assert isinstance(attempts, Attempts)
+    return attempts
 
-    out_of_budget = _OutOfBudget(budget)
-    retrying = tenacity.AsyncRetrying(
-        retry=tenacity.retry_if_exception(retryable),
-        stop=tenacity.stop_any(
-            tenacity.stop_after_attempt(policy.attempts),
-            tenacity.stop_before_delay(max(0.0, policy.timeout - first_duration)),
-            out_of_budget,
-        ),
-        wait=wait,
-        sleep=do_sleep,
-        before_sleep=announce,
-        reraise=True,
-    )
-    tries = 0
 
-    async def counted() -> T:
-        nonlocal tries, first_failure
-        tries += 1
-        if first_failure is not None:  # replay the first attempt's failure
-            failure, first_failure = first_failure, None
-            raise failure
-        return await attempt()
+class _Before:
+    """Before each attempt: count it; a first attempt earns the shared budget its deposit."""
 
-    try:
-        return await retrying(counted)
-    except BatchError as exc:
-        if not is_transient(exc):
-            raise
-        reason = (
-            f"gave up after {tries} attempt{'s' if tries != 1 else ''}: "
-            "the client's retry budget is exhausted"
-            if out_of_budget.spent
-            else _why_stopped(exc, tries, policy)
-        )
-        raise GaveUp(exc, tries, reason) from exc
+    def __init__(self, budget: RetryBudget | None) -> None:
+        self.budget = budget
+
+    def __call__(self, state: tenacity.RetryCallState) -> None:
+        _attempts_of(state).number = state.attempt_number
+        if state.attempt_number == 1 and self.budget is not None:
+            self.budget.deposit()
+
+
+def _announce(state: tenacity.RetryCallState) -> None:
+    if state.outcome is not None:
+        exc = state.outcome.exception()
+        if isinstance(exc, BatchError):
+            _attempts_of(state).before_wait(exc, state.upcoming_sleep, state.attempt_number)
 
 
 class _OutOfBudget(tenacity.stop.stop_base):
@@ -215,12 +253,11 @@ class _OutOfBudget(tenacity.stop.stop_base):
 
     def __init__(self, budget: RetryBudget | None) -> None:
         self.budget = budget
-        self.spent = False
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
         if self.budget is None or self.budget.withdraw():
             return False
-        self.spent = True
+        _attempts_of(retry_state).out_of_budget = True
         return True
 
 

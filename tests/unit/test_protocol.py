@@ -54,11 +54,11 @@ def test_status_table() -> None:
     assert {408, 409, 425, 429} == TRANSIENT_STATUSES
     for status in (400, 403, 404, 301, 302, 304, 405, 410, 422, 600, 999):
         with pytest.raises(HTTPStatusError) as info:
-            read_response(status, {}, b"")
+            read_response(status, {}, b"", now=NOW)
         assert not info.value.transient
     for status in TRANSIENT:
         with pytest.raises(HTTPStatusError) as info:
-            read_response(status, {"Retry-After": "2"}, b"<html>busy</html>")
+            read_response(status, {"Retry-After": "2"}, b"<html>busy</html>", now=NOW)
         assert info.value.transient and info.value.retry_after == 2.0 and info.value.code is None
 
 
@@ -69,7 +69,7 @@ def test_status_table() -> None:
 )
 def test_only_the_contracts_refusals_are_rejected(status: int, outcome: str) -> None:
     with pytest.raises(HTTPStatusError) as info:
-        read_response(status, {}, b"")
+        read_response(status, {}, b"", now=NOW)
     assert failure_outcome(info.value) == outcome
 
 
@@ -96,31 +96,31 @@ def test_which_failures_leave_the_outcome_unknown(exc: Exception, unknown: bool)
 def test_an_empty_error_code_in_an_error_body_is_no_code() -> None:
     body = b'{"Error":{"ErrorCode":"","Description":"?"}}'
     with pytest.raises(HTTPStatusError) as info:
-        read_response(400, {}, body)
+        read_response(400, {}, body, now=NOW)
     assert info.value.code is None
     assert error_info_for(info.value).code == "HTTP_400"
 
 
 def test_error_body_code_is_read_and_normalised() -> None:
     with pytest.raises(HTTPStatusError) as info:
-        read_response(400, {}, doc_bytes("add-too-many.response.json"))
+        read_response(400, {}, doc_bytes("add-too-many.response.json"), now=NOW)
     assert info.value.code == "COLLECTION_INVALID_OPERATION"
     assert info.value.message == "Number of tracks for this operation is limited to 100"
 
 
 def test_401_is_a_signal_with_its_code() -> None:
     with pytest.raises(UnauthorizedResponse) as info:
-        read_response(401, {}, doc_bytes("add-unauthorized.response.json"))
+        read_response(401, {}, doc_bytes("add-unauthorized.response.json"), now=NOW)
     assert info.value.code == "INVALID_AUTHORIZATION_HEADER" and info.value.refreshable
     body = b'{"Error":{"ErrorCode":"MSA_SCOPE_REQUIRES_USER_CONSENT","Description":"x"}}'
     with pytest.raises(UnauthorizedResponse) as info:
-        read_response(401, {}, body)
+        read_response(401, {}, body, now=NOW)
     assert not info.value.refreshable
 
 
 def test_unreadable_200_is_a_decode_error() -> None:
     with pytest.raises(DecodeError) as info:
-        read_response(200, {}, b'{"TrackActionResults": [')
+        read_response(200, {}, b'{"TrackActionResults": [', now=NOW)
     assert info.value.transient
 
 
@@ -204,5 +204,5 @@ def test_error_info_for_batch_errors() -> None:
 @pytest.mark.parametrize("status", [201, 202, 204, 299])
 def test_other_2xx_is_transient_not_a_refusal(status: int) -> None:
     with pytest.raises(HTTPStatusError) as info:
-        read_response(status, {}, b"")
+        read_response(status, {}, b"", now=NOW)
     assert info.value.transient

@@ -1,12 +1,44 @@
 from __future__ import annotations
 
 import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
-from groove_async import HTTPStatusError, RetryPolicy, TransportError
+from groove_async import BatchError, HTTPStatusError, RetryPolicy, TransportError
 from groove_async._errors import DecodeError
-from groove_async._retry import GaveUp, is_transient, retry_batch
+from groove_async._flow import RetryBudget
+from groove_async._retry import Attempts, GaveUp, Retrier, is_transient
+
+
+class Reporting(Attempts):
+    __slots__ = ("report",)
+
+    def __init__(self, report: Callable[[BatchError, float, int], None] | None = None) -> None:
+        super().__init__()
+        self.report = report
+
+    def before_wait(self, error: BatchError, delay: float, attempt: int) -> None:
+        if self.report is not None:
+            self.report(error, delay, attempt)
+
+
+async def retry_batch(
+    attempt: Callable[[], Awaitable[Any]],
+    policy: RetryPolicy,
+    *,
+    sleep: Callable[[float], Awaitable[None]],
+    before_sleep: Callable[[BatchError, float, int], None] | None = None,
+    budget: RetryBudget | None = None,
+) -> Any:
+    """One batch through a fresh Retrier, as the send path runs it."""
+
+    async def call(_attempts: Reporting) -> Any:
+        return await attempt()
+
+    return await Retrier(policy, budget).run(call, Reporting(before_sleep), sleep=sleep)
 
 
 class Flaky:
@@ -165,3 +197,39 @@ async def test_before_sleep_reports_each_retry() -> None:
         before_sleep=lambda e, d, n: seen.append((str(e), n)),
     )
     assert seen == [("a", 1), ("b", 2)]
+
+
+async def test_one_retrier_serves_concurrent_batches_without_mixing_their_counts() -> None:
+    retrier = Retrier(RetryPolicy(attempts=4))
+
+    async def slow(seconds: float) -> None:
+        await asyncio.sleep(0)
+
+    def flaky(failures: int) -> Callable[[Reporting], Awaitable[str]]:
+        async def call(attempts: Reporting) -> str:
+            await asyncio.sleep(0)  # interleave with the other batches
+            if attempts.number <= failures:
+                raise TransportError(f"drop {attempts.number}")
+            return f"ok after {attempts.number}"
+
+        return call
+
+    results = await asyncio.gather(
+        *(retrier.run(flaky(n), Reporting(), sleep=slow) for n in (0, 1, 2))
+    )
+    assert results == ["ok after 1", "ok after 2", "ok after 3"]
+
+
+async def test_the_budget_stops_a_batch_and_says_so() -> None:
+    budget = RetryBudget(ratio=0, burst=1)
+    attempt = Flaky(*[TransportError("x")] * 5)
+    with pytest.raises(GaveUp, match="retry budget is exhausted"):
+        await retry_batch(attempt, RetryPolicy(), sleep=Sleeps(), budget=budget)
+    assert attempt.calls == 2  # the one retry the burst allowed
+
+
+def test_a_seeded_policy_waits_reproducibly() -> None:
+    first = RetryPolicy(rng=random.Random(7))
+    second = RetryPolicy(rng=random.Random(7))
+    assert [first.backoff(n) for n in range(1, 6)] == [second.backoff(n) for n in range(1, 6)]
+    assert first == second  # the source of randomness is not part of equality

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 import tracemalloc
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
@@ -32,6 +33,8 @@ XSI = "http://www.w3.org/2001/XMLSchema-instance"
 ARRAYS = "http://schemas.microsoft.com/2003/10/Serialization/Arrays"
 DOC_ID = "music.873FB507-0100-11DB-89CA-0019B92A3933"
 DOC_RESPONSE = WireResponse([WireItem(DOC_ID, "music.AQQfuiqlXWaDzk-j0Ht9qB6EWwe1P4cAAQ")])
+
+NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 
 
 def squeeze(xml: bytes) -> bytes:
@@ -274,23 +277,23 @@ def test_build_request_in_xml() -> None:
 
 def test_read_response_reads_xml_statuses() -> None:
     xml = {"content-type": "application/xml"}  # a plain dict, lower-case: still found
-    assert read_response(200, xml, doc_bytes("add-xml.response.xml")) == DOC_RESPONSE
+    assert read_response(200, xml, doc_bytes("add-xml.response.xml"), now=NOW) == DOC_RESPONSE
     with pytest.raises(UnauthorizedResponse) as unauthorized:
-        read_response(401, xml, UNAUTHORIZED_XML)
+        read_response(401, xml, UNAUTHORIZED_XML, now=NOW)
     assert unauthorized.value.code == "INVALID_AUTHORIZATION_HEADER"
     throttled = response_xml(
         "<Error><Description>Too many requests</Description>"
         "<ErrorCode>TOO_MANY_REQUESTS</ErrorCode></Error>"
     )
     with pytest.raises(HTTPStatusError) as info:
-        read_response(429, {**xml, "retry-after": "2"}, throttled)
+        read_response(429, {**xml, "retry-after": "2"}, throttled, now=NOW)
     assert (info.value.code, info.value.retry_after, info.value.transient) == (
         "TOO_MANY_REQUESTS",
         2.0,
         True,
     )
     with pytest.raises(DecodeError) as broken:
-        read_response(200, xml, doc_bytes("add-xml.response.xml")[:100])
+        read_response(200, xml, doc_bytes("add-xml.response.xml")[:100], now=NOW)
     assert broken.value.transient  # retried as an unreadable body (spec section 5)
 
 
