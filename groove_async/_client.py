@@ -139,7 +139,7 @@ class GrooveClient:
         self._on_event = on_event
         self._validator = IdValidator(self._namespace)
         self._limit = ConcurrencyLimit(self._max_concurrency)
-        self._gate = ThrottleGate()
+        self._gate = ThrottleGate(rng=retry.rng)
         self._budget = RetryBudget(retry.budget_ratio, retry.budget_burst)
         self._tasks: set[asyncio.Task[None]] = set()
         self._operations: set[Operation] = set()

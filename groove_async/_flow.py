@@ -111,12 +111,13 @@ class ThrottleGate:
     the time the server named) so they do not all hit the service in the same instant.
     """
 
-    __slots__ = ("_until",)
+    __slots__ = ("_rng", "_until")
 
     _JITTER: Final = 0.1  # fraction of the remaining pause, at most 1 second
 
-    def __init__(self) -> None:
+    def __init__(self, rng: random.Random | None = None) -> None:
         self._until = 0.0
+        self._rng = rng or random.Random()
 
     @property
     def paused_for(self) -> float:
@@ -144,7 +145,7 @@ class ThrottleGate:
         The pause may be extended while we wait (another batch throttled): we look again.
         """
         while (remaining := self._until - time.monotonic()) > 0 and not stopped():
-            await sleep(remaining + random.random() * min(1.0, remaining * self._JITTER))
+            await sleep(remaining + self._rng.random() * min(1.0, remaining * self._JITTER))
 
 
 class RetryBudget:

@@ -600,41 +600,30 @@ class _XmlReader:
         if len(stack) >= _MAX_XML_DEPTH:
             _fail(f"elements nested deeper than {_MAX_XML_DEPTH}")
         if not stack:
-            root = self.roots.get(name)
-            if root is None or namespace not in _NAMESPACES:
-                expected = " or ".join(f"<{n}>" for n in self.roots)
-                _fail(
-                    f"expected {expected} in namespace {_PLATFORM_NAMESPACE} or {_SDK_NAMESPACE}, "
-                    f"got <{name}> in {'namespace ' + namespace if namespace else 'no namespace'}"
-                )
-            stack.append(_Frame(_OBJECT, name, None, root, {}))
+            stack.append(self._root(namespace, name))
             return
         parent = stack[-1]
         kind = parent.kind
         if kind in (_SKIP, _UNKNOWN):
             stack.append(_Frame(_SKIP, name, None, None, None))
         elif kind == _OBJECT:
-            assert parent.cls is not None
-            if name in parent.value:
-                _fail(f"<{name}> appears twice in <{parent.name}>")
-            if attributes.get(_NIL) in ("true", "1"):
-                stack.append(_Frame(_SKIP, name, None, None, None))
-                return
-            member = _SHAPES[parent.cls].get(name)
-            if member is None:
-                stack.append(_Frame(_UNKNOWN, name, name, None, []))
-            elif member.kind == _OBJECT:
-                stack.append(_Frame(_OBJECT, name, name, member.cls, {}))
-            elif member.kind == _TEXT:
-                stack.append(_Frame(_TEXT, name, name, None, []))
-            else:
-                stack.append(_Frame(member.kind, name, name, member.cls, []))
+            stack.append(_member_frame(parent, name, attributes))
         elif kind == _STRINGS:  # any item element: d2p1:string (WCF) or TrackId (SDK contracts)
             stack.append(_Frame(_TEXT, name, None, None, []))
         elif kind == _OBJECTS:  # items are the wrapper's children, whatever their names
             stack.append(_Frame(_OBJECT, name, None, parent.cls, {}))
         else:
             _fail(f"unexpected element <{name}> inside <{parent.name}>")
+
+    def _root(self, namespace: str, name: str) -> _Frame:
+        root = self.roots.get(name)
+        if root is None or namespace not in _NAMESPACES:
+            expected = " or ".join(f"<{n}>" for n in self.roots)
+            _fail(
+                f"expected {expected} in namespace {_PLATFORM_NAMESPACE} or {_SDK_NAMESPACE}, "
+                f"got <{name}> in {'namespace ' + namespace if namespace else 'no namespace'}"
+            )
+        return _Frame(_OBJECT, name, None, root, {})
 
     def end(self, _tag: str) -> None:
         frame = self.stack.pop()
@@ -659,6 +648,23 @@ class _XmlReader:
             frame.value.append(data)
         elif frame.kind != _SKIP and not data.isspace():
             _fail(f"unexpected text inside <{frame.name}>: {data[:40]!r}")
+
+
+def _member_frame(parent: _Frame, name: str, attributes: dict[str, str]) -> _Frame:
+    """The frame of element ``name`` inside the object ``parent``, by the member's shape."""
+    assert parent.cls is not None
+    if name in parent.value:
+        _fail(f"<{name}> appears twice in <{parent.name}>")
+    if attributes.get(_NIL) in ("true", "1"):
+        return _Frame(_SKIP, name, None, None, None)
+    member = _SHAPES[parent.cls].get(name)
+    if member is None:
+        return _Frame(_UNKNOWN, name, name, None, [])
+    if member.kind == _OBJECT:
+        return _Frame(_OBJECT, name, name, member.cls, {})
+    if member.kind == _TEXT:
+        return _Frame(_TEXT, name, name, None, [])
+    return _Frame(member.kind, name, name, member.cls, [])
 
 
 def _fail(reason: str) -> NoReturn:
