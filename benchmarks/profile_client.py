@@ -147,7 +147,7 @@ def stages(n: int, repeats: int = 5) -> str:
 
     try:
         from groove_async._batching import BatchPlanner, IdValidator, all_distinct, merge
-        from groove_async._models import Outcome, ResultColumns, TrackResult
+        from groove_async._models import Columns, Outcome, TrackResult
         from groove_async._pipeline import add_segment
         from groove_async._protocol import read_response
         from groove_async._wire import encode_request
@@ -202,10 +202,10 @@ def stages(n: int, repeats: int = 5) -> str:
             return segs + ([last] if last is not None else [])
 
         def finish() -> Any:
-            columns = ResultColumns()
+            columns = Columns()
             for seg, rs in zip(state["segments"], state["merged"], strict=True):
-                seg.finish(*rs)
-                state["planner"].finished(seg)
+                seg.finish(rs)
+                state["planner"].forget(seg)
                 add_segment(columns, seg)
             return columns.build()
 

@@ -19,12 +19,8 @@ from collections.abc import Sequence
 from typing import Any, Final, cast
 
 from ._errors import DecodeError, ResultMismatchError
-from ._models import ErrorInfo, Outcome, TrackResult
-from ._wire import ItemColumns, WireResponse
-
-#: One batch's results, aligned with the IDs it sent: collection IDs, outcomes (``None`` when all
-#: SUCCEEDED) and errors by position (``None`` when there are none).
-SentResults = tuple[list[str | None], list[Outcome] | None, dict[int, ErrorInfo] | None]
+from ._models import Columns, ErrorInfo, Outcome, TrackResult
+from ._wire import ItemColumns, WireItem, WireResponse
 
 __all__ = [
     "MAX_BATCH_SIZE",
@@ -32,7 +28,6 @@ __all__ = [
     "BatchPlanner",
     "IdValidator",
     "Segment",
-    "SentResults",
     "all_distinct",
     "echo_matches",
     "merge",
@@ -127,37 +122,32 @@ class IdValidator:
 class Segment:
     """A run of consecutive inputs and the batch (their new IDs) that answers them.
 
-    Results are kept by column, aligned with ``ids``, once the segment is finished.
-
     Attributes:
         seq: 0-based segment number in input order.
         start: input position of ``ids[0]``.
         ids: the caller's inputs, exactly as given.
         sent: the IDs this segment's POST carries (first spelling of each new ID).
-        keys: the normalised form of each ID in ``sent`` (the IDs as given when the planner
-            was told that no input repeats another: nothing ever looks them up then).
-        index: for each input, its slot in ``sent``, or -1 when another segment sends it;
+        sent_keys: the normalised form of each ID in ``sent`` (the IDs as given when the
+            planner was told that no input repeats another: nothing ever looks them up then).
+        slots: for each input, its position in ``sent``, or -1 when another segment sends it;
             ``None`` while every input is its own slot (the common case, kept cheap).
-        coll: per input, the collection ID (``None`` until finished).
-        outcomes: per input, the outcome; ``None`` when all SUCCEEDED.
-        errors: per input position, the error, for those that have one.
+        columns: one result per input once finished (``None`` before).
+        dependents: later inputs (segment, input position, key) that repeat one of ``sent``
+            and are answered when this segment finishes.
         attempted: whether any attempt of the POST reached the network.
     """
 
     __slots__ = (
-        "_filled",
-        "_slots",
+        "_key_slots",
+        "_resolved_early",
         "attempted",
-        "coll",
+        "columns",
         "dependents",
-        "errors",
-        "finished",
         "ids",
-        "index",
-        "keys",
-        "outcomes",
         "sent",
+        "sent_keys",
         "seq",
+        "slots",
         "start",
     )
 
@@ -166,128 +156,99 @@ class Segment:
         self.start = start
         self.ids: list[str] = []
         self.sent: list[str] = []
-        self.keys: list[str] = []
-        self.index: list[int] | None = None
-        self.coll: list[str | None] | None = None
-        self.outcomes: list[Outcome] | None = None
-        self.errors: dict[int, ErrorInfo] | None = None
-        self.finished = False
+        self.sent_keys: list[str] = []
+        self.slots: list[int] | None = None
+        self.columns: Columns | None = None
         self.dependents: list[tuple[Segment, int, str]] = []
         self.attempted = False
-        self._filled: dict[int, tuple[str | None, Outcome, ErrorInfo | None]] = {}
-        self._slots: dict[str, int] | None = None
+        # Results of this segment's repeats of another segment that finished first.
+        self._resolved_early: dict[int, tuple[str | None, Outcome, ErrorInfo | None]] = {}
+        self._key_slots: dict[str, int] | None = None
 
     def __repr__(self) -> str:
         state = "finished" if self.finished else "pending"
         return f"<Segment #{self.seq} inputs={len(self.ids)} sent={len(self.sent)} {state}>"
 
     @property
+    def finished(self) -> bool:
+        """Whether every input has its result."""
+        return self.columns is not None
+
+    @property
     def results(self) -> list[TrackResult] | None:
         """One :class:`TrackResult` per input once finished, else ``None`` (made on demand)."""
-        if not self.finished:
+        columns = self.columns
+        if columns is None:
             return None
-        return [self.result(i) for i in range(len(self.ids))]
+        return [columns.result(i) for i in range(len(self.ids))]
 
     def result(self, i: int) -> TrackResult:
         """The result of input ``i`` of this (finished) segment."""
-        coll = self.coll
-        assert coll is not None
-        outcomes = self.outcomes
-        errors = self.errors
-        return TrackResult(
-            self.ids[i],
-            coll[i],
-            errors.get(i) if errors else None,
-            _SUCCEEDED if outcomes is None else outcomes[i],
-        )
+        assert self.columns is not None
+        return self.columns.result(i)
 
-    def finish(
-        self,
-        coll: list[str | None],
-        outcomes: list[Outcome] | None = None,
-        errors: dict[int, ErrorInfo] | None = None,
-    ) -> None:
+    def finish(self, sent: Columns) -> None:
         """Record the results of ``sent`` (aligned with it) and resolve every input."""
-        index = self.index
-        if index is None:
-            self.coll, self.outcomes, self.errors = coll, outcomes, errors or None
+        slots = self.slots
+        if slots is None:
+            self.columns = Columns(self.ids, sent.ids, sent.outcomes, sent.errors)
         else:
-            mine_coll: list[str | None] = []
-            mine_outcomes: list[Outcome] = []
-            mine_errors: dict[int, ErrorInfo] = {}
-            filled = self._filled
-            for i, slot in enumerate(index):
-                if slot >= 0:
-                    mine_coll.append(coll[slot])
-                    mine_outcomes.append(_SUCCEEDED if outcomes is None else outcomes[slot])
-                    error = errors.get(slot) if errors else None
-                else:
-                    # Another segment sends it: already known, or filled in when that one
-                    # finishes (always before this segment is emitted, by input order).
-                    got, outcome, error = filled.pop(i, (None, Outcome.FAILED, _UNRESOLVED))
-                    mine_coll.append(got)
-                    mine_outcomes.append(outcome)
-                if error is not None:
-                    mine_errors[i] = error
-            self.coll = mine_coll
-            self.outcomes = None if all(o is _SUCCEEDED for o in mine_outcomes) else mine_outcomes
-            self.errors = mine_errors or None
-        self.finished = True
+            self.columns = self._by_input(slots, sent)
         if self.dependents:
             for segment, i, key in self.dependents:
-                slot = self.slot_of(key)
-                segment._resolve(
-                    i,
-                    coll[slot],
-                    _SUCCEEDED if outcomes is None else outcomes[slot],
-                    errors.get(slot) if errors else None,
-                )
+                segment._resolve(i, *_item(sent, self.slot_of(key)))
             self.dependents = []
 
     def finish_all(self, outcome: Outcome, error: ErrorInfo) -> None:
         """End every sent ID with the same outcome and error (a failed or unsent batch)."""
-        n = len(self.sent)
-        self.finish([None] * n, [outcome] * n, dict.fromkeys(range(n), error))
+        self.finish(Columns.uniform(self.sent, outcome, error))
+
+    def _by_input(self, slots: list[int], sent: Columns) -> Columns:
+        """``sent``'s results spread over the inputs (repeats share their slot's result)."""
+        columns = Columns(self.ids, [], [], {})
+        early = self._resolved_early
+        for i, slot in enumerate(slots):
+            if slot >= 0:
+                coll, outcome, error = _item(sent, slot)
+            else:
+                # Another segment sends it: already known, or filled in when that one
+                # finishes (always before this segment is emitted, by input order).
+                coll, outcome, error = early.pop(i, (None, Outcome.FAILED, _UNRESOLVED))
+            columns.ids.append(coll)
+            assert columns.outcomes is not None
+            columns.outcomes.append(outcome)
+            if error is not None:
+                columns.errors[i] = error
+        if all(o is _SUCCEEDED for o in columns.outcome_column()):
+            columns.outcomes = None
+        return columns
 
     def slot_of(self, key: str) -> int:
         """The position in ``sent`` of the ID whose normalised form is ``key``."""
-        slots = self._slots
-        if slots is None:
-            slots = self._slots = {k: j for j, k in enumerate(self.keys)}
-        return slots[key]
+        key_slots = self._key_slots
+        if key_slots is None:
+            key_slots = self._key_slots = {k: j for j, k in enumerate(self.sent_keys)}
+        return key_slots[key]
 
     def sent_result(self, key: str) -> tuple[str | None, Outcome, ErrorInfo | None]:
         """(collection ID, outcome, error) of the sent ID ``key``, once finished."""
+        columns = self.columns
+        assert columns is not None
         slot = self.slot_of(key)
-        coll = self.coll
-        assert coll is not None
-        index = self.index
-        i = slot if index is None else index.index(slot)
-        outcomes = self.outcomes
-        return (
-            coll[i],
-            _SUCCEEDED if outcomes is None else outcomes[i],
-            self.errors.get(i) if self.errors else None,
-        )
+        i = slot if self.slots is None else self.slots.index(slot)
+        return _item(columns, i)
 
     def _resolve(
         self, i: int, coll_id: str | None, outcome: Outcome, error: ErrorInfo | None
     ) -> None:
-        if not self.finished:
-            self._filled[i] = (coll_id, outcome, error)
-            return
-        assert self.coll is not None
-        self.coll[i] = coll_id
-        if outcome is not _SUCCEEDED or self.outcomes is not None:
-            if self.outcomes is None:
-                self.outcomes = [_SUCCEEDED] * len(self.ids)
-            self.outcomes[i] = outcome
-        if error is not None:
-            if self.errors is None:
-                self.errors = {}
-            self.errors[i] = error
-        elif self.errors:
-            self.errors.pop(i, None)
+        if self.columns is None:
+            self._resolved_early[i] = (coll_id, outcome, error)
+        else:
+            self.columns.set(i, coll_id, outcome, error)
+
+
+def _item(columns: Columns, i: int) -> tuple[str | None, Outcome, ErrorInfo | None]:
+    return columns.ids[i], columns.outcome(i), columns.errors.get(i)
 
 
 # A placeholder only ever seen if a dependent is emitted before its owner, which the in-order
@@ -322,7 +283,7 @@ class BatchPlanner:
         self.distinct = distinct
         self.max_inputs = max_inputs or batch_size * 10
         self._known: dict[str, Segment] = {}
-        self._local: dict[str, int] = {}
+        self._slots_in_current: dict[str, int] = {}
         self._current: Segment | None = None
         self._seq = 0
         self._position = 0
@@ -341,7 +302,7 @@ class BatchPlanner:
         """
         if self.distinct and self._current is None and len(track_ids) == self.batch_size:
             segment = Segment(self._seq, self._position)
-            segment.ids = segment.sent = segment.keys = track_ids
+            segment.ids = segment.sent = segment.sent_keys = track_ids
             self._seq += 1
             self._position += len(track_ids)
             return [segment]
@@ -354,7 +315,7 @@ class BatchPlanner:
         ):
             segment = Segment(self._seq, self._position)
             segment.ids = segment.sent = track_ids
-            segment.keys = keys
+            segment.sent_keys = keys
             self._known.update(dict.fromkeys(keys, segment))
             self._seq += 1
             self._position += len(track_ids)
@@ -367,7 +328,7 @@ class BatchPlanner:
         if segment is None:
             segment = self._current = Segment(self._seq, self._position)
             self._seq += 1
-            self._local = {}
+            self._slots_in_current = {}
         key = normalise_id(track_id)
         i = len(segment.ids)
         segment.ids.append(track_id)
@@ -376,18 +337,18 @@ class BatchPlanner:
         if known is None:
             slot = len(segment.sent)
             segment.sent.append(track_id)
-            segment.keys.append(key)
+            segment.sent_keys.append(key)
             self._known[key] = segment
-            self._local[key] = slot
-            if segment.index is not None:
-                segment.index.append(slot)
+            self._slots_in_current[key] = slot
+            if segment.slots is not None:
+                segment.slots.append(slot)
         else:
-            if segment.index is None:
-                segment.index = list(range(i))
+            if segment.slots is None:
+                segment.slots = list(range(i))
             if known is segment:
-                segment.index.append(self._local[key])
+                segment.slots.append(self._slots_in_current[key])
             else:
-                segment.index.append(-1)
+                segment.slots.append(-1)
                 if known.finished:
                     segment._resolve(i, *known.sent_result(key))
                 else:
@@ -402,11 +363,11 @@ class BatchPlanner:
         segment, self._current = self._current, None
         return segment
 
-    def finished(self, segment: Segment) -> None:
-        """Note that ``segment`` finished (a stream forgets its IDs then)."""
+    def forget(self, segment: Segment) -> None:
+        """``segment`` finished: a stream forgets its IDs (a bulk call remembers them all)."""
         if not self.remember:
             known = self._known
-            for key in segment.keys:
+            for key in segment.sent_keys:
                 if known.get(key) is segment:
                     del known[key]
 
@@ -477,7 +438,7 @@ def merge(
     *,
     ids_required: bool = True,
     gone_is_deleted: bool = False,
-) -> SentResults:
+) -> Columns:
     """Map a 200's per-item results onto the IDs sent, by position, verifying each ``InputId``.
 
     Items with an ``Error`` are REJECTED (the service refused them); the others SUCCEEDED.
@@ -494,8 +455,7 @@ def merge(
             which may have deleted it already. The collection no longer holds it either way.
 
     Returns:
-        Collection IDs, outcomes (``None`` when all succeeded) and errors by position, aligned
-        with ``sent``.
+        One result per ID of ``sent``, in its order.
 
     Raises:
         ResultMismatchError: missing, extra or mismatched results. The whole response is then
@@ -503,7 +463,8 @@ def merge(
         DecodeError: a success without an ``Id`` where one is required, or an item ``Error``
             without an ``ErrorCode``: a malformed response (retried like an unreadable one).
     """
-    items = response.results
+    # The production decoder gives ItemColumns, the strict converter and XML a list.
+    items: Sequence[WireItem] | None = response.results
     if items is None or len(items) != len(sent):
         got = "no results" if items is None else f"{len(items)} results"
         raise ResultMismatchError(f"sent {len(sent)} IDs, got {got}")
@@ -522,16 +483,16 @@ def merge(
     if ids_required and (None in coll or "" in coll):
         _check_ids(coll, errors)
     if not errors:
-        return coll, None, None
+        return Columns(sent, coll)
     if not all(map(_has_code, errors.values())):
         raise DecodeError("an item's Error has no ErrorCode")
     if gone_is_deleted:
         errors = {j: e for j, e in errors.items() if e.code != _NOT_IN_COLLECTION}
         if not errors:
-            return coll, None, None
+            return Columns(sent, coll)
     rejected = Outcome.REJECTED
     outcomes = [rejected if j in errors else _SUCCEEDED for j in range(len(items))]
-    return coll, outcomes, errors
+    return Columns(sent, coll, outcomes, errors)
 
 
 def _check_ids(coll: list[str | None], errors: dict[int, ErrorInfo]) -> None:

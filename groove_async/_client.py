@@ -31,7 +31,7 @@ from ._events import (
     EventCallback,
 )
 from ._flow import ConcurrencyLimit, RetryBudget, ThrottleGate
-from ._models import BulkResult, Outcome, ResultColumns, TrackResult
+from ._models import BulkResult, Columns, Outcome, TrackResult
 from ._operation import Operation, read_until_stopped
 from ._pipeline import add_segment, run_pipeline
 from ._protocol import (
@@ -409,7 +409,7 @@ class GrooveClient:
         stop: asyncio.Event | None,
     ) -> BulkResult:
         _check_iterable(track_ids)
-        columns = ResultColumns()
+        columns = Columns()
         ids: list[str] = []
         operation, end = self._begin(action, deadline, stop)
         try:
@@ -429,7 +429,7 @@ class GrooveClient:
         except AuthenticationError as exc:
             # Every input was read: those the pipeline never reached are NOT_SENT too.
             if exc.partial is not None:
-                columns.extend_result(exc.partial)
+                columns.extend(exc.partial._columns)
             _add_unanswered(columns, ids, operation)
             exc.partial = columns.build()
             raise
@@ -518,13 +518,11 @@ def _transport_for(
     return transport
 
 
-def _add_unanswered(columns: ResultColumns, ids: list[str], operation: Operation) -> None:
+def _add_unanswered(columns: Columns, ids: list[str], operation: Operation) -> None:
     """Append NOT_SENT results for the inputs of ``ids`` past those ``columns`` already has."""
     rest = ids[len(columns) :]
     if rest:
-        not_sent, _ = operation.infos()
-        n = len(rest)
-        columns.extend(rest, [None] * n, [Outcome.NOT_SENT] * n, dict.fromkeys(range(n), not_sent))
+        columns.extend(Columns.uniform(rest, Outcome.NOT_SENT, operation.infos()[0]))
 
 
 def _check_seconds(name: str, value: object, *, allow_zero: bool) -> None:

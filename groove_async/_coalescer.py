@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from ._batching import BatchPlanner, Segment
 from ._errors import AuthenticationError
 from ._flow import ConcurrencyLimit
-from ._models import BulkResult, TrackResult
+from ._models import BulkResult, Columns, TrackResult
 from ._operation import Operation
 
 __all__ = ["Coalescer", "SendSegment"]
@@ -143,7 +143,7 @@ class Coalescer:
         error: AuthenticationError | None = None
         for segment in segments:  # one, unless batch_size shrank the batch
             if not segment.sent:  # every ID repeats one of an earlier segment
-                segment.finish([])
+                segment.finish(Columns())
                 continue
             await self._limit.acquire()
             try:

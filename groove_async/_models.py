@@ -11,7 +11,7 @@ from typing import overload
 
 import attrs
 
-__all__ = ["BulkResult", "ErrorInfo", "Outcome", "ResultColumns", "TrackResult"]
+__all__ = ["BulkResult", "Columns", "ErrorInfo", "Outcome", "TrackResult", "count_outcomes"]
 
 
 class Outcome(enum.StrEnum):
@@ -67,112 +67,184 @@ class TrackResult:
         return self.outcome is Outcome.SUCCEEDED
 
 
+class Columns:
+    """Results by column: the one internal layout, from the decoder through the merge to
+    :class:`BulkResult`.
+
+    A million results cost four lists instead of a million objects for the collector to walk.
+
+    Attributes:
+        input_ids: the IDs the results are for (the caller's, or the service's echoes when
+            decoded from a response).
+        ids: per item, the collection ID (``None`` where there is none).
+        outcomes: per item, the outcome; ``None`` when every item SUCCEEDED (the common case
+            costs no column at all).
+        errors: the error of each item that has one, by position.
+    """
+
+    __slots__ = ("errors", "ids", "input_ids", "outcomes")
+
+    def __init__(
+        self,
+        input_ids: list[str] | None = None,
+        ids: list[str | None] | None = None,
+        outcomes: list[Outcome] | None = None,
+        errors: dict[int, ErrorInfo] | None = None,
+    ) -> None:
+        self.input_ids: list[str] = [] if input_ids is None else input_ids
+        self.ids: list[str | None] = [] if ids is None else ids
+        self.outcomes = outcomes
+        self.errors: dict[int, ErrorInfo] = {} if errors is None else errors
+
+    @classmethod
+    def uniform(cls, input_ids: list[str], outcome: Outcome, error: ErrorInfo | None) -> Columns:
+        """Every item of ``input_ids`` with the same outcome and error, and no collection ID."""
+        n = len(input_ids)
+        outcomes: list[Outcome] | None = None if outcome is Outcome.SUCCEEDED else [outcome] * n
+        return cls(
+            input_ids, [None] * n, outcomes, {} if error is None else dict.fromkeys(range(n), error)
+        )
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    def __repr__(self) -> str:
+        return f"<Columns of {len(self)}: {count_outcomes(self.outcomes, len(self))}>"
+
+    def outcome(self, i: int) -> Outcome:
+        """The outcome of item ``i``."""
+        outcomes = self.outcomes
+        return Outcome.SUCCEEDED if outcomes is None else outcomes[i]
+
+    def result(self, i: int) -> TrackResult:
+        """Item ``i`` as a :class:`TrackResult`."""
+        return TrackResult(self.input_ids[i], self.ids[i], self.errors.get(i), self.outcome(i))
+
+    def outcome_column(self) -> list[Outcome]:
+        """Every item's outcome (a new list when all SUCCEEDED)."""
+        if self.outcomes is None:
+            return [Outcome.SUCCEEDED] * len(self.input_ids)
+        return self.outcomes
+
+    def set(self, i: int, coll_id: str | None, outcome: Outcome, error: ErrorInfo | None) -> None:
+        """Overwrite item ``i``."""
+        self.ids[i] = coll_id
+        if outcome is not Outcome.SUCCEEDED and self.outcomes is None:
+            self.outcomes = [Outcome.SUCCEEDED] * len(self.input_ids)
+        if self.outcomes is not None:
+            self.outcomes[i] = outcome
+        if error is None:
+            self.errors.pop(i, None)
+        else:
+            self.errors[i] = error
+
+    def extend(self, other: Columns) -> None:
+        """Append every item of ``other`` (its lists are copied, not shared)."""
+        offset = len(self.input_ids)
+        self.input_ids += other.input_ids
+        self.ids += other.ids
+        if other.outcomes is not None:
+            if self.outcomes is None:
+                self.outcomes = [Outcome.SUCCEEDED] * offset
+            self.outcomes += other.outcomes
+        elif self.outcomes is not None:
+            self.outcomes += [Outcome.SUCCEEDED] * len(other.input_ids)
+        if other.errors:
+            self.errors.update({offset + i: e for i, e in other.errors.items()})
+
+    def append(self, result: TrackResult) -> None:
+        """Append one result."""
+        self.extend(
+            Columns(
+                [result.input_id],
+                [result.id],
+                None if result.outcome is Outcome.SUCCEEDED else [result.outcome],
+                None if result.error is None else {0: result.error},
+            )
+        )
+
+    def build(self) -> BulkResult:
+        """The :class:`BulkResult` of these columns (handed over, not copied)."""
+        return BulkResult._of(self)
+
+
 class BulkResult(Sequence[TrackResult]):
     """One :class:`TrackResult` per input, in input order.
 
     Behaves as an immutable sequence (indexing, slicing, iteration, ``len``, ``==``); the
     properties below filter it. ``BulkResult(results)`` builds one from any iterable of results.
 
-    Stored by column (input IDs, collection IDs, and outcomes and errors only where not every
-    item succeeded), not as one object per item: a million results cost a few lists instead of
-    a million objects for the garbage collector to walk. :class:`TrackResult` values are made
-    when you index or iterate.
+    Stored by column (:class:`Columns`), not as one object per item: :class:`TrackResult`
+    values are made when you index or iterate.
     """
 
-    __slots__ = ("_errors", "_ids", "_input_ids", "_outcomes")
+    __slots__ = ("_columns",)
 
     def __init__(self, results: Iterable[TrackResult] = ()) -> None:
-        input_ids: list[str] = []
-        ids: list[str | None] = []
+        columns = Columns()
         outcomes: list[Outcome] = []
-        errors: dict[int, ErrorInfo] = {}
         for position, result in enumerate(results):
-            input_ids.append(result.input_id)
-            ids.append(result.id)
+            columns.input_ids.append(result.input_id)
+            columns.ids.append(result.id)
             outcomes.append(result.outcome)
             if result.error is not None:
-                errors[position] = result.error
-        self._input_ids = input_ids
-        self._ids = ids
-        self._outcomes: list[Outcome] | None = (
-            None if all(o is Outcome.SUCCEEDED for o in outcomes) else outcomes
-        )
-        self._errors = errors
+                columns.errors[position] = result.error
+        if not all(o is Outcome.SUCCEEDED for o in outcomes):
+            columns.outcomes = outcomes
+        self._columns = columns
 
     @classmethod
-    def _from_columns(
-        cls,
-        input_ids: list[str],
-        ids: list[str | None],
-        outcomes: list[Outcome] | None,
-        errors: dict[int, ErrorInfo],
-    ) -> BulkResult:
-        """Wrap columns (taken, not copied): ``outcomes`` ``None`` means all SUCCEEDED."""
+    def _of(cls, columns: Columns) -> BulkResult:
+        """Wrap ``columns`` (taken, not copied)."""
         self = cls.__new__(cls)
-        self._input_ids = input_ids
-        self._ids = ids
-        self._outcomes = outcomes
-        self._errors = errors
+        self._columns = columns
         return self
-
-    def _result(self, i: int) -> TrackResult:
-        outcomes = self._outcomes
-        return TrackResult(
-            self._input_ids[i],
-            self._ids[i],
-            self._errors.get(i),
-            Outcome.SUCCEEDED if outcomes is None else outcomes[i],
-        )
 
     @overload
     def __getitem__(self, index: int) -> TrackResult: ...
     @overload
     def __getitem__(self, index: slice) -> BulkResult: ...
     def __getitem__(self, index: int | slice) -> TrackResult | BulkResult:
+        columns = self._columns
         if isinstance(index, slice):
-            return BulkResult(self._result(i) for i in range(*index.indices(len(self))))
-        size = len(self._input_ids)
+            return BulkResult(columns.result(i) for i in range(*index.indices(len(self))))
+        size = len(columns)
         if not -size <= index < size:
             raise IndexError("BulkResult index out of range")
-        return self._result(index % size)
+        return columns.result(index % size)
 
     def __len__(self) -> int:
-        return len(self._input_ids)
+        return len(self._columns)
 
     def __iter__(self) -> Iterator[TrackResult]:
-        return map(self._result, range(len(self._input_ids)))
+        return map(self._columns.result, range(len(self._columns)))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, BulkResult):
             return NotImplemented
+        mine, theirs = self._columns, other._columns
         return (
-            self._input_ids == other._input_ids
-            and self._ids == other._ids
-            and self._errors == other._errors
-            and self._outcome_column() == other._outcome_column()
+            mine.input_ids == theirs.input_ids
+            and mine.ids == theirs.ids
+            and mine.errors == theirs.errors
+            and mine.outcome_column() == theirs.outcome_column()
         )
 
     __hash__ = None  # type: ignore[assignment]
 
     def __reduce__(self) -> tuple[object, ...]:  # columns, not one object per item
-        return (
-            BulkResult._from_columns,
-            (self._input_ids, self._ids, self._outcomes, self._errors),
-        )
+        c = self._columns
+        return (_rebuild_bulk_result, (c.input_ids, c.ids, c.outcomes, c.errors))
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{o.value.lower()}={n}" for o, n in self.counts().items() if n)
         return f"BulkResult({len(self)} results: {counts or 'empty'})"
 
-    def _outcome_column(self) -> list[Outcome]:
-        if self._outcomes is None:
-            return [Outcome.SUCCEEDED] * len(self._input_ids)
-        return self._outcomes
-
     def _with(self, outcome: Outcome) -> list[TrackResult]:
-        if self._outcomes is None:
+        columns = self._columns
+        if columns.outcomes is None:
             return list(self) if outcome is Outcome.SUCCEEDED else []
-        return [self._result(i) for i, o in enumerate(self._outcomes) if o is outcome]
+        return [columns.result(i) for i, o in enumerate(columns.outcomes) if o is outcome]
 
     @property
     def succeeded(self) -> list[TrackResult]:
@@ -197,25 +269,35 @@ class BulkResult(Sequence[TrackResult]):
     @property
     def ok(self) -> bool:
         """True when every item succeeded (an empty result is ok)."""
-        outcomes = self._outcomes
+        outcomes = self._columns.outcomes
         return outcomes is None or all(o is Outcome.SUCCEEDED for o in outcomes)
 
     def counts(self) -> dict[Outcome, int]:
         """How many items ended in each outcome (every outcome present, zero included)."""
-        return count_outcomes(self._outcomes, len(self._input_ids))
+        return count_outcomes(self._columns.outcomes, len(self._columns))
 
     def retry_ids(self) -> list[str]:
         """Input IDs worth sending again (FAILED, NOT_SENT), in input order, without repeats."""
-        if self._outcomes is None:
+        columns = self._columns
+        if columns.outcomes is None:
             return []
         retry = (Outcome.FAILED, Outcome.NOT_SENT)
         return list(
             dict.fromkeys(
                 track_id
-                for track_id, outcome in zip(self._input_ids, self._outcomes, strict=True)
+                for track_id, outcome in zip(columns.input_ids, columns.outcomes, strict=True)
                 if outcome in retry
             )
         )
+
+
+def _rebuild_bulk_result(
+    input_ids: list[str],
+    ids: list[str | None],
+    outcomes: list[Outcome] | None,
+    errors: dict[int, ErrorInfo],
+) -> BulkResult:
+    return BulkResult._of(Columns(input_ids, ids, outcomes, errors))
 
 
 def count_outcomes(outcomes: list[Outcome] | None, size: int) -> dict[Outcome, int]:
@@ -227,55 +309,3 @@ def count_outcomes(outcomes: list[Outcome] | None, size: int) -> dict[Outcome, i
         for outcome in outcomes:
             counts[outcome] += 1
     return counts
-
-
-class ResultColumns:
-    """Results being gathered by column, in input order (the pipeline's accumulator)."""
-
-    __slots__ = ("errors", "ids", "input_ids", "outcomes")
-
-    def __init__(self) -> None:
-        self.input_ids: list[str] = []
-        self.ids: list[str | None] = []
-        self.outcomes: list[Outcome] | None = None
-        self.errors: dict[int, ErrorInfo] = {}
-
-    def __len__(self) -> int:
-        return len(self.input_ids)
-
-    def extend(
-        self,
-        input_ids: list[str],
-        ids: list[str | None],
-        outcomes: list[Outcome] | None,
-        errors: dict[int, ErrorInfo] | None,
-    ) -> None:
-        """Append a run of results (``outcomes`` ``None``: all SUCCEEDED)."""
-        offset = len(self.input_ids)
-        self.input_ids += input_ids
-        self.ids += ids
-        if outcomes is not None:
-            if self.outcomes is None:
-                self.outcomes = [Outcome.SUCCEEDED] * offset
-            self.outcomes += outcomes
-        elif self.outcomes is not None:
-            self.outcomes += [Outcome.SUCCEEDED] * len(input_ids)
-        if errors:
-            self.errors.update({offset + i: e for i, e in errors.items()})
-
-    def extend_result(self, result: BulkResult) -> None:
-        """Append every result of ``result``."""
-        self.extend(result._input_ids, result._ids, result._outcomes, result._errors)
-
-    def append(self, result: TrackResult) -> None:
-        """Append one result."""
-        self.extend(
-            [result.input_id],
-            [result.id],
-            None if result.outcome is Outcome.SUCCEEDED else [result.outcome],
-            None if result.error is None else {0: result.error},
-        )
-
-    def build(self) -> BulkResult:
-        """The :class:`BulkResult` of everything gathered (the columns are handed over)."""
-        return BulkResult._from_columns(self.input_ids, self.ids, self.outcomes, self.errors)

@@ -34,7 +34,7 @@ from typing import Final, cast
 from ._batching import BatchPlanner, IdValidator, Segment
 from ._errors import AuthenticationError
 from ._flow import ConcurrencyLimit
-from ._models import ErrorInfo, Outcome, ResultColumns
+from ._models import Columns, ErrorInfo, Outcome
 from ._operation import Operation, settle_unanswered
 
 __all__ = ["Pipeline", "add_segment", "run_pipeline"]
@@ -45,10 +45,10 @@ SendSegment = Callable[[Segment], Awaitable[None]]
 Invalid = TypeError | ValueError
 
 
-def add_segment(columns: ResultColumns, segment: Segment) -> None:
+def add_segment(columns: Columns, segment: Segment) -> None:
     """Append a finished segment's results to ``columns``."""
-    assert segment.coll is not None
-    columns.extend(segment.ids, segment.coll, segment.outcomes, segment.errors)
+    assert segment.columns is not None
+    columns.extend(segment.columns)
 
 
 class Pipeline:
@@ -150,7 +150,7 @@ class Pipeline:
         for segment in rest:
             settle_unanswered(segment, self._operation)
         if self._fatal is not None:
-            columns = ResultColumns()
+            columns = Columns()
             for segment in rest:
                 add_segment(columns, segment)
             self._fatal.partial = columns.build()
@@ -272,8 +272,8 @@ class Pipeline:
         self._queue.extend(segments)
         for segment in segments:
             if not segment.sent:  # nothing new: every input repeats an earlier one
-                segment.finish([])
-                self._planner.finished(segment)
+                segment.finish(Columns())
+                self._planner.forget(segment)
                 self._wake.set()
 
     # -- schedule and send one ------------------------------------------------------------------
@@ -318,7 +318,7 @@ class Pipeline:
                 )
         finally:
             if segment.finished:
-                self._planner.finished(segment)
+                self._planner.forget(segment)
 
     def _track(self, task: asyncio.Task[None]) -> None:
         self._tasks.add(task)

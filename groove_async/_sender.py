@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from ._auth import TokenSource
-from ._batching import Segment, SentResults, merge
+from ._batching import Segment, merge
 from ._errors import AuthenticationError, BatchError, HTTPStatusError, TransportError
 from ._events import (
     BatchFinished,
@@ -33,7 +33,7 @@ from ._events import (
     Throttled,
 )
 from ._flow import ConcurrencyLimit, RetryBudget, ThrottleGate
-from ._models import ErrorInfo, Outcome, count_outcomes
+from ._models import Columns, ErrorInfo, Outcome, count_outcomes
 from ._operation import Operation, settle_unanswered
 from ._protocol import (
     Request,
@@ -165,7 +165,7 @@ class BatchSender:
             except BatchError as exc:  # permanent: a refusal (REJECTED) or no retry can help
                 segment.finish_all(failure_outcome(exc), error_info_for(exc))
             else:
-                segment.finish(*self._redacted(results))
+                segment.finish(self._redacted(results))
                 self._limit.increase()
             return
 
@@ -194,7 +194,7 @@ class BatchSender:
 
     # -- one attempt --------------------------------------------------------------------------
 
-    async def _attempt(self, batch: _Batch) -> SentResults:
+    async def _attempt(self, batch: _Batch) -> Columns:
         operation, segment = batch.operation, batch.segment
         await self._gate.wait(operation.sleep, operation.abort.is_set)
         if operation.abort.is_set():
@@ -220,7 +220,7 @@ class BatchSender:
             raise UnauthorizedResponse(code)
         raise self._auth.redact_error(failure)
 
-    def _merge(self, batch: _Batch, answer: Response) -> SentResults:
+    def _merge(self, batch: _Batch, answer: Response) -> Columns:
         # A server reflecting the Authorization header must not get the token into results,
         # messages or logs: the body is scrubbed before anything is read from it.
         action = batch.operation.action
@@ -254,13 +254,12 @@ class BatchSender:
         except Exception as exc:  # a caller's transport: whatever it raises is a dropped line
             raise TransportError(f"the transport failed: {type(exc).__name__}") from exc
 
-    def _redacted(self, results: SentResults) -> SentResults:
+    def _redacted(self, results: Columns) -> Columns:
         """``results`` whose error texts hold no token (a JSON escape can hide one from the
         scrub of the raw body)."""
-        coll, outcomes, errors = results
-        if errors:
-            errors = {j: self._auth.redact_info(e) for j, e in errors.items()}
-        return coll, outcomes, errors
+        if results.errors:
+            results.errors = {j: self._auth.redact_info(e) for j, e in results.errors.items()}
+        return results
 
     # -- feedback -----------------------------------------------------------------------------
 
@@ -297,7 +296,8 @@ class BatchSender:
 
 def _finished_event(batch: _Batch) -> BatchFinished:
     segment = batch.segment
-    counts = count_outcomes(segment.outcomes, len(segment.ids))
+    assert segment.columns is not None
+    counts = count_outcomes(segment.columns.outcomes, len(segment.ids))
     return BatchFinished(
         batch.operation.action,
         segment.seq,

@@ -17,6 +17,7 @@ from groove_async._batching import (
     plan_batches,
 )
 from groove_async._errors import DecodeError, ResultMismatchError
+from groove_async._models import Columns
 from groove_async._wire import WireItem, WireResponse
 from tests.conftest import catalog_id
 
@@ -36,7 +37,7 @@ def test_plan_cuts_at_batch_size_and_keeps_order() -> None:
     segments = plan_batches(ids, 100)
     assert [len(s.sent) for s in segments] == [100, 100, 50]
     assert [i for s in segments for i in s.ids] == ids
-    assert all(s.index is None for s in segments)
+    assert all(s.slots is None for s in segments)
     assert [s.start for s in segments] == [0, 100, 200]
 
 
@@ -48,11 +49,16 @@ def test_repeats_are_sent_once_across_case() -> None:
     ids = [GUID, catalog_id(1), GUID.upper().replace("MUSIC.", "music."), GUID]
     (segment,) = plan_batches(ids)
     assert segment.sent == [GUID, catalog_id(1)]
-    assert segment.index == [0, 1, 0, 0]
+    assert segment.slots == [0, 1, 0, 0]
 
 
-def _answer(segment: Segment) -> list[str | None]:
-    return ["c:" + normalise_id(t) for t in segment.sent]
+def _answer(segment: Segment) -> Columns:
+    return Columns(segment.sent, ["c:" + normalise_id(t) for t in segment.sent])
+
+
+def _tuple(columns: Columns) -> tuple[object, ...]:
+    """A merge's columns as (collection IDs, outcomes, errors or None), for comparisons."""
+    return columns.ids, columns.outcomes, columns.errors or None
 
 
 def _run(
@@ -71,11 +77,11 @@ def _run(
     for k in order or range(len(segments)):
         if k < len(segments):
             segments[k].finish(_answer(segments[k]))
-            planner.finished(segments[k])
+            planner.forget(segments[k])
     for s in segments:  # any left (order may be partial)
         if not s.finished:
             s.finish(_answer(s))
-            planner.finished(s)
+            planner.forget(s)
     return segments
 
 
@@ -129,7 +135,7 @@ def test_failed_batch_fails_its_repeats_too() -> None:
     assert planner.feed(GUID.upper().replace("MUSIC.", "music.")) is None
     c = planner.flush()
     assert c is not None and c.sent == []
-    c.finish([])
+    c.finish(Columns())
     err = ErrorInfo("TIMEOUT")
     a.finish_all(Outcome.FAILED, err)
     assert c.results is not None
@@ -146,7 +152,7 @@ def test_merge_success_and_rejection() -> None:
         ],
         ErrorInfo("COLLECTION_SOME_OPERATIONS_FAILED", "Some of the operations failed"),
     )
-    coll, outcomes, errors = merge([GUID, catalog_id(1)], response)
+    coll, outcomes, errors = _tuple(merge([GUID, catalog_id(1)], response))
     assert coll == [None, "music.X"]
     assert outcomes == [Outcome.REJECTED, Outcome.SUCCEEDED]
     assert errors == {0: err}
@@ -201,10 +207,10 @@ def test_fast_path_plans_a_clean_batch_without_per_id_work() -> None:
     planner = BatchPlanner(3)
     chunk = [catalog_id(1), catalog_id(2), catalog_id(3)]
     (segment,) = planner.feed_many(chunk)
-    assert segment.ids is chunk and segment.sent is chunk and segment.keys is chunk
+    assert segment.ids is chunk and segment.sent is chunk and segment.sent_keys is chunk
     lower = [GUID, catalog_id(4), catalog_id(5)]
     (segment,) = planner.feed_many(lower)
-    assert segment.keys[0] == normalise_id(GUID) != GUID
+    assert segment.sent_keys[0] == normalise_id(GUID) != GUID
 
 
 @given(ids=st.lists(st.sampled_from(_pool), max_size=30), extra=st.integers(0, 2500))
@@ -285,8 +291,8 @@ def test_an_add_success_without_an_id_is_malformed(missing: str | None) -> None:
 
 
 def test_a_delete_success_needs_no_id() -> None:
-    coll, outcomes, errors = merge([COLL_A], WireResponse([WireItem(COLL_A)]), ids_required=False)
-    assert (coll, outcomes, errors) == ([None], None, None)
+    merged = merge([COLL_A], WireResponse([WireItem(COLL_A)]), ids_required=False)
+    assert _tuple(merged) == ([None], None, None)
 
 
 def test_an_item_error_without_a_code_is_malformed() -> None:
@@ -298,7 +304,7 @@ def test_an_item_error_without_a_code_is_malformed() -> None:
 def test_a_top_level_error_beside_well_formed_items_changes_nothing() -> None:
     top = ErrorInfo("COLLECTION_INVALID_DATA", "odd")
     response = WireResponse([WireItem(catalog_id(1), "music.X")], top)
-    assert merge([catalog_id(1)], response) == (["music.X"], None, None)
+    assert _tuple(merge([catalog_id(1)], response)) == (["music.X"], None, None)
 
 
 def test_a_delete_retried_after_an_unknown_outcome_counts_gone_as_deleted() -> None:
@@ -306,9 +312,9 @@ def test_a_delete_retried_after_an_unknown_outcome_counts_gone_as_deleted() -> N
     other = ErrorInfo("COLLECTION_FULL", "full")
     response = WireResponse([WireItem(COLL_A, None, gone), WireItem(COLL_B, None, other)])
     first = merge([COLL_A, COLL_B], response, ids_required=False)
-    assert first[1] == [Outcome.REJECTED, Outcome.REJECTED]
-    _, outcomes, errors = merge(
-        [COLL_A, COLL_B], response, ids_required=False, gone_is_deleted=True
+    assert first.outcomes == [Outcome.REJECTED, Outcome.REJECTED]
+    _, outcomes, errors = _tuple(
+        merge([COLL_A, COLL_B], response, ids_required=False, gone_is_deleted=True)
     )
     assert outcomes == [Outcome.SUCCEEDED, Outcome.REJECTED]
     assert errors == {1: other}
