@@ -146,7 +146,8 @@ def stages(n: int, repeats: int = 5) -> str:
     import time
 
     try:
-        from groove_async._batching import BatchPlanner, IdValidator, all_distinct, merge
+        from groove_async._batching import BatchPlanner, all_distinct, merge
+        from groove_async._ids import IdValidator
         from groove_async._models import Columns, Outcome, TrackResult
         from groove_async._pipeline import add_segment
         from groove_async._protocol import read_response

@@ -19,18 +19,14 @@ from typing import TYPE_CHECKING, Final, Literal, Self, cast
 
 from ._aiohttp import AiohttpTransport
 from ._auth import TokenProvider, TokenSource
-from ._batching import (
-    MAX_BATCH_SIZE,
-    BatchPlanner,
-    IdValidator,
-    all_distinct,
-)
+from ._batching import MAX_BATCH_SIZE, BatchPlanner, all_distinct
 from ._coalescer import Coalescer
 from ._errors import AuthenticationError
 from ._events import (
     EventCallback,
 )
 from ._flow import ConcurrencyLimit, RetryBudget, ThrottleGate
+from ._ids import IdValidator
 from ._models import BulkResult, Columns, Outcome, TrackResult
 from ._operation import Operation, read_until_stopped
 from ._pipeline import add_segment, run_pipeline

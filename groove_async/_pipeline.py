@@ -31,9 +31,10 @@ from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
 from typing import Final, cast
 
-from ._batching import BatchPlanner, IdValidator, Segment
+from ._batching import BatchPlanner, Segment
 from ._errors import AuthenticationError
 from ._flow import ConcurrencyLimit
+from ._ids import IdValidator
 from ._models import Columns, ErrorInfo, Outcome
 from ._operation import Operation, settle_unanswered
 

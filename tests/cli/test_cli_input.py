@@ -8,7 +8,7 @@ import threading
 from hypothesis import given
 from hypothesis import strategies as st
 
-from groove_async._batching import IdValidator
+from groove_async._ids import IdValidator
 from groove_async.cli import (
     _id_problem,
     _Input,

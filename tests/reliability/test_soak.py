@@ -21,7 +21,7 @@ from groove_async import (
     RetryPolicy,
     RetryScheduled,
 )
-from groove_async._batching import normalise_id
+from groove_async._ids import normalise_id
 from groove_async.testing import FakeGrooveServer, FaultPlan, catalog_track_id
 
 SIZE = int(os.environ.get("GROOVE_SOAK_SIZE", "20000"))

@@ -5,18 +5,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from groove_async import ErrorInfo, Outcome
-from groove_async._batching import (
-    MAX_ID_LENGTH,
-    BatchPlanner,
-    IdValidator,
-    Segment,
-    all_distinct,
-    echo_matches,
-    merge,
-    normalise_id,
-    plan_batches,
-)
+from groove_async._batching import BatchPlanner, Segment, all_distinct, merge, plan_batches
 from groove_async._errors import DecodeError, ResultMismatchError
+from groove_async._ids import MAX_ID_LENGTH, IdValidator, echo_matches, normalise_id
 from groove_async._models import Columns
 from groove_async._wire import WireItem, WireResponse
 from tests.conftest import catalog_id
