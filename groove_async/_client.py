@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import itertools
 import logging
-import time
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -15,11 +13,12 @@ from collections.abc import (
 )
 from contextlib import aclosing
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, Literal, Self, cast
+from typing import TYPE_CHECKING, Final, Literal, Self
 
 from ._aiohttp import AiohttpTransport
 from ._auth import TokenProvider, TokenSource
 from ._batching import MAX_BATCH_SIZE, BatchPlanner, all_distinct
+from ._checks import check_iterable, check_seconds, int_in_range
 from ._coalescer import Coalescer
 from ._errors import AuthenticationError
 from ._events import (
@@ -28,7 +27,7 @@ from ._events import (
 from ._flow import ConcurrencyLimit, RetryBudget, ThrottleGate
 from ._ids import IdValidator
 from ._models import BulkResult, Columns, Outcome, TrackResult
-from ._operation import Operation, read_until_stopped
+from ._operation import Operation, read_all, start_operation
 from ._pipeline import add_segment, run_pipeline
 from ._protocol import (
     Action,
@@ -114,19 +113,19 @@ class GrooveClient:
         on_event: EventCallback | None = None,
         wire_format: Literal["json", "xml"] = "json",
     ) -> None:
-        _check_seconds("timeout", timeout, allow_zero=False)
+        check_seconds("timeout", timeout, allow_zero=False)
         # A provider call stands in for a request: it is bounded by the same timeout.
         self._auth = TokenSource(token, timeout=float(timeout))
         self._base_url = validate_base_url(base_url, allow_insecure_http=allow_insecure_http)
         self._namespace = validate_namespace(namespace)
-        self._max_concurrency = _int_in_range("max_concurrency", max_concurrency, 1, 10_000)
-        self._batch_size = _int_in_range("batch_size", batch_size, 1, MAX_BATCH_SIZE)
+        self._max_concurrency = int_in_range("max_concurrency", max_concurrency, 1, 10_000)
+        self._batch_size = int_in_range("batch_size", batch_size, 1, MAX_BATCH_SIZE)
         if retry is None:
             retry = RetryPolicy()
         elif not isinstance(retry, RetryPolicy):
             raise TypeError(f"retry must be a RetryPolicy, not {type(retry).__name__}")
         self._retry = retry
-        _check_seconds("linger", linger, allow_zero=True)
+        check_seconds("linger", linger, allow_zero=True)
         if wire_format not in ("json", "xml"):
             raise ValueError(f"wire_format must be 'json' or 'xml', got {wire_format!r:.40}")
         self._wire_format: Literal["json", "xml"] = wire_format
@@ -367,33 +366,14 @@ class GrooveClient:
     ) -> tuple[Operation, Callable[[], None]]:
         """A new operation wired to its deadline and stop event; returns it and its cleanup."""
         self._check_open()
-        if stop is not None and not isinstance(stop, asyncio.Event):
-            raise TypeError(f"stop must be an asyncio.Event, not {type(stop).__name__}")
-        operation = Operation(action)
-        loop = asyncio.get_running_loop()
-        handles: list[asyncio.TimerHandle] = []
-        watcher: asyncio.Task[None] | None = None
         if deadline is not None:
-            _check_seconds("deadline", deadline, allow_zero=True)
-            operation.deadline_at = time.monotonic() + deadline
-            handles.append(
-                loop.call_later(deadline, functools.partial(operation.stop, "deadline", hard=True))
-            )
-        if stop is not None:
-
-            async def watch() -> None:
-                await stop.wait()
-                operation.stop("stopped")
-
-            watcher = loop.create_task(watch(), name="groove-stop-watcher")
+            check_seconds("deadline", deadline, allow_zero=True)
+        operation, release = start_operation(action, deadline, stop)
         self._operations.add(operation)
 
         def end() -> None:
             self._operations.discard(operation)
-            for handle in handles:
-                handle.cancel()
-            if watcher is not None:
-                watcher.cancel()
+            release()
 
         return operation, end
 
@@ -404,13 +384,13 @@ class GrooveClient:
         deadline: float | None,
         stop: asyncio.Event | None,
     ) -> BulkResult:
-        _check_iterable(track_ids)
+        check_iterable(track_ids)
         columns = Columns()
         ids: list[str] = []
         operation, end = self._begin(action, deadline, stop)
         try:
             # Read under the operation: its deadline and stop event cover a slow source too.
-            ids = await self._read_all(track_ids, operation)
+            ids = await read_all(track_ids, operation, self._validator, self._batch_size)
             pipeline = run_pipeline(
                 ids,
                 operation=operation,
@@ -441,7 +421,7 @@ class GrooveClient:
         deadline: float | None,
         stop: asyncio.Event | None,
     ) -> AsyncGenerator[TrackResult, None]:
-        _check_iterable(track_ids)
+        check_iterable(track_ids)
         operation, end = self._begin(action, deadline, stop)
         pipeline = run_pipeline(
             track_ids,
@@ -460,36 +440,6 @@ class GrooveClient:
                         yield segment.result(i)
         finally:
             end()
-
-    async def _read_all(self, track_ids: TrackIds, operation: Operation) -> list[str]:
-        """Read and check every input; stop reading (keeping what was read) if ``operation`` stops.
-
-        Raises:
-            TypeError, ValueError: an invalid input (nothing is sent).
-            Exception: whatever the caller's iterable raised (nothing is sent).
-        """
-        check = self._validator.check
-        ids: list[str] = []
-        if isinstance(track_ids, AsyncIterable):
-
-            def take(track_id: object) -> None:
-                ids.append(check(track_id, len(ids)))
-
-            await read_until_stopped(track_ids, take, operation)
-            return ids
-        if isinstance(track_ids, list | tuple):
-            raw: list[object] = list(track_ids)
-        else:  # a plain iterator may be slow too, and no timer fires while it runs
-            raw = []
-            iterator = iter(track_ids)
-            while chunk := list(itertools.islice(iterator, self._batch_size)):
-                raw.extend(chunk)
-                if operation.overdue():
-                    break
-        size = self._batch_size
-        for start in range(0, len(raw), size):
-            self._validator.check_many(raw[start : start + size], start)
-        return cast(list[str], raw)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -519,35 +469,3 @@ def _add_unanswered(columns: Columns, ids: list[str], operation: Operation) -> N
     rest = ids[len(columns) :]
     if rest:
         columns.extend(Columns.uniform(rest, Outcome.NOT_SENT, operation.infos()[0]))
-
-
-def _check_seconds(name: str, value: object, *, allow_zero: bool) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or value != value  # NaN
-        or value < 0
-        or (value == 0 and not allow_zero)
-    ):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a number of seconds {bound}, got {value!r}")
-
-
-def _check_iterable(track_ids: object) -> None:
-    if isinstance(track_ids, str | bytes | bytearray):
-        raise TypeError(
-            "track_ids must be an iterable of IDs, not a single string: wrap one ID in a list"
-        )
-    if not isinstance(track_ids, Iterable | AsyncIterable):
-        raise TypeError(
-            f"track_ids must be an iterable or async iterable of str, "
-            f"not {type(track_ids).__name__}"
-        )
-
-
-def _int_in_range(name: str, value: object, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
-    return value

@@ -10,14 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import itertools
 import time
-from collections.abc import AsyncIterable, Callable
-from typing import Final
+from collections.abc import AsyncIterable, Callable, Iterable
+from typing import Final, cast
 
 from ._batching import Segment
+from ._ids import IdValidator
 from ._models import ErrorInfo, Outcome
 
-__all__ = ["STOP_REASONS", "Operation", "read_until_stopped", "settle_unanswered"]
+__all__ = [
+    "STOP_REASONS",
+    "Operation",
+    "read_all",
+    "read_until_stopped",
+    "settle_unanswered",
+    "start_operation",
+]
 
 #: Why an operation stopped early -> (NOT_SENT info, FAILED info for items sent but unanswered).
 STOP_REASONS: Final[dict[str, tuple[ErrorInfo, ErrorInfo]]] = {
@@ -153,3 +163,74 @@ async def read_until_stopped(
     finally:
         if remove is not None:
             remove()
+
+
+def start_operation(
+    action: str, deadline: float | None, stop: asyncio.Event | None
+) -> tuple[Operation, Callable[[], None]]:
+    """A new operation wired to its deadline (seconds, checked) and stop event.
+
+    Returns the operation and what releases its timer and watcher when it ends.
+
+    Raises:
+        TypeError: ``stop`` is not an :class:`asyncio.Event`.
+    """
+    if stop is not None and not isinstance(stop, asyncio.Event):
+        raise TypeError(f"stop must be an asyncio.Event, not {type(stop).__name__}")
+    operation = Operation(action)
+    loop = asyncio.get_running_loop()
+    timer: asyncio.TimerHandle | None = None
+    watcher: asyncio.Task[None] | None = None
+    if deadline is not None:
+        operation.deadline_at = time.monotonic() + deadline
+        timer = loop.call_later(deadline, functools.partial(operation.stop, "deadline", hard=True))
+    if stop is not None:
+
+        async def watch() -> None:
+            await stop.wait()
+            operation.stop("stopped")
+
+        watcher = loop.create_task(watch(), name="groove-stop-watcher")
+
+    def release() -> None:
+        if timer is not None:
+            timer.cancel()
+        if watcher is not None:
+            watcher.cancel()
+
+    return operation, release
+
+
+async def read_all(
+    track_ids: Iterable[object] | AsyncIterable[object],
+    operation: Operation,
+    validator: IdValidator,
+    chunk: int,
+) -> list[str]:
+    """Read and check every input; stop reading (keeping what was read) if ``operation`` stops.
+
+    Raises:
+        TypeError, ValueError: an invalid input (nothing is sent).
+        Exception: whatever the caller's iterable raised (nothing is sent).
+    """
+    if isinstance(track_ids, AsyncIterable):
+        ids: list[str] = []
+        check = validator.check
+
+        def take(track_id: object) -> None:
+            ids.append(check(track_id, len(ids)))
+
+        await read_until_stopped(track_ids, take, operation)
+        return ids
+    if isinstance(track_ids, list | tuple):
+        raw: list[object] = list(track_ids)
+    else:  # a plain iterator may be slow too, and no timer fires while it runs
+        raw = []
+        iterator = iter(track_ids)
+        while part := list(itertools.islice(iterator, chunk)):
+            raw.extend(part)
+            if operation.overdue():
+                break
+    for start in range(0, len(raw), chunk):
+        validator.check_many(raw[start : start + chunk], start)
+    return cast(list[str], raw)
