@@ -2,8 +2,14 @@
 
 A journal is a UTF-8 JSON Lines file. Its first line is a header naming what it belongs to::
 
-    {"journal": "groove-async", "version": 1, "action": "add",
-     "base_url": "https://music.xboxlive.com", "input_sha256": "9f86d0...", "input": "ids.txt"}
+    {"journal": "groove-async", "version": 2, "action": "add",
+     "base_url": "https://music.xboxlive.com", "input_sha256": "9f86d0...", "input": "ids.txt",
+     "token": {"kdf": "pbkdf2-sha256", "iterations": 200000, "salt": "5d1c...", "hash": "0be4..."}}
+
+``token`` is a salted, slow one-way fingerprint of the token the journal was started with
+(:class:`TokenFingerprint`): it tells a resume under another token (another user, or the same
+user's refreshed token) from one under the same token, and the token cannot be recovered from
+it. Version 1 journals, which have no fingerprint, are still read (their token is unknown).
 
 Every further line is the result of one finished input position (0-based, counting the input's
 IDs, not its blank or comment lines), in the order results arrived, which is not input order::
@@ -23,6 +29,8 @@ Rules that make it crash-safe:
   that is not a journal at all is never modified.
 * Only SUCCEEDED and REJECTED results are final (:data:`FINISHED`): a position whose latest line
   says FAILED or NOT_SENT is sent again on resume.
+* Whose results they are is not part of the identity: a journal opened with another token is
+  opened all the same, and :attr:`Journal.token_matches` says so; the caller decides.
 
 This module is pure file handling (no network, no event loop) and knows nothing of the client:
 records are plain JSON objects.
@@ -32,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
 import os
 import sys
@@ -45,19 +54,24 @@ __all__ = [
     "FINISHED",
     "MAGIC",
     "OUTCOMES",
+    "READABLE_VERSIONS",
     "VERSION",
     "Journal",
     "JournalError",
     "JournalHeader",
     "JournalRecord",
+    "TokenFingerprint",
     "sha256_of",
 ]
 
 MAGIC: Final = "groove-async"
 """The value of the header's ``journal`` key."""
 
-VERSION: Final = 1
-"""The journal format version this module writes and reads."""
+VERSION: Final = 2
+"""The journal format version this module writes (it reads :data:`READABLE_VERSIONS`)."""
+
+READABLE_VERSIONS: Final = frozenset({1, VERSION})
+"""The format versions this module reads: version 1 is version 2 without the token fingerprint."""
 
 OUTCOMES: Final = frozenset({"SUCCEEDED", "REJECTED", "FAILED", "NOT_SENT"})
 """The outcomes a record may hold."""
@@ -66,6 +80,13 @@ FINISHED: Final = frozenset({"SUCCEEDED", "REJECTED"})
 """Outcomes that are final: such positions are never sent again."""
 
 _CHUNK: Final = 1 << 16
+
+TOKEN_KDF: Final = "pbkdf2-sha256"  # noqa: S105 -- the name of an algorithm, not a secret
+"""How a token's fingerprint is derived: PBKDF2-HMAC-SHA256 over its UTF-8 bytes."""
+TOKEN_ITERATIONS: Final = 200_000
+"""PBKDF2 iterations of a new fingerprint (about 50 ms here, once per command)."""
+_MAX_ITERATIONS: Final = 2_000_000  # a stored fingerprint asking for more is refused as damaged
+_SALT_BYTES: Final = 16
 
 
 class JournalError(Exception):
@@ -86,6 +107,73 @@ def sha256_of(path: str | os.PathLike[str]) -> str:
 
 
 @attrs.frozen
+class TokenFingerprint:
+    """A salted, slow, one-way fingerprint of a token: tells tokens apart, gives none away.
+
+    Attributes:
+        salt: the random salt, hex.
+        digest: PBKDF2-HMAC-SHA256 of the token's UTF-8 bytes with that salt, hex.
+        iterations: the PBKDF2 iteration count.
+    """
+
+    salt: str
+    digest: str
+    iterations: int = TOKEN_ITERATIONS
+
+    @classmethod
+    def of(cls, token: str) -> TokenFingerprint:
+        """A new fingerprint of ``token``, with a fresh random salt."""
+        salt = os.urandom(_SALT_BYTES)
+        return cls(salt.hex(), _derive(token, salt, TOKEN_ITERATIONS).hex(), TOKEN_ITERATIONS)
+
+    def matches(self, token: str) -> bool:
+        """Whether ``token`` is the token this fingerprint was made of."""
+        digest = _derive(token, bytes.fromhex(self.salt), self.iterations)
+        return hmac.compare_digest(digest.hex(), self.digest)
+
+    def to_json(self) -> dict[str, Any]:
+        """The fingerprint as the header's ``token`` object."""
+        return {
+            "kdf": TOKEN_KDF,
+            "iterations": self.iterations,
+            "salt": self.salt,
+            "hash": self.digest,
+        }
+
+    @classmethod
+    def from_json(cls, value: object) -> TokenFingerprint:
+        """Read the header's ``token`` object.
+
+        Raises:
+            JournalError: it is not a fingerprint this module makes.
+        """
+        if (
+            isinstance(value, dict)
+            and value.get("kdf") == TOKEN_KDF
+            and type(value.get("iterations")) is int
+            and 1 <= value["iterations"] <= _MAX_ITERATIONS
+            and _is_hex(value.get("salt"), 2 * _SALT_BYTES)
+            and _is_hex(value.get("hash"), 64)
+        ):
+            return cls(value["salt"], value["hash"], value["iterations"])
+        raise JournalError("the journal header is damaged (its token fingerprint is unreadable)")
+
+
+def _derive(token: str, salt: bytes, iterations: int) -> bytes:
+    return hashlib.pbkdf2_hmac("sha256", token.encode(), salt, iterations)
+
+
+def _is_hex(value: object, length: int) -> bool:
+    if not isinstance(value, str) or len(value) != length:
+        return False
+    try:
+        bytes.fromhex(value)
+    except ValueError:
+        return False
+    return True
+
+
+@attrs.frozen
 class JournalHeader:
     """What a journal belongs to.
 
@@ -95,16 +183,19 @@ class JournalHeader:
         input_sha256: hex SHA-256 of the input file's bytes.
         input: the input's path as given when the journal was started; informational only (a
             renamed or moved input with the same bytes is still the same input).
+        token: the fingerprint of the token the journal was started with; ``None`` when unknown
+            (a version 1 journal, or one opened without a token). Not part of the identity.
     """
 
     action: str
     base_url: str
     input_sha256: str
     input: str = ""
+    token: TokenFingerprint | None = None
 
     def to_line(self) -> bytes:
-        """The header as the journal's first line, newline included."""
-        body = {
+        """The header as the journal's first line, newline included (``token`` last)."""
+        body: dict[str, Any] = {
             "journal": MAGIC,
             "version": VERSION,
             "action": self.action,
@@ -112,6 +203,8 @@ class JournalHeader:
             "input_sha256": self.input_sha256,
             "input": self.input,
         }
+        if self.token is not None:
+            body["token"] = self.token.to_json()
         return _dump(body)
 
     @classmethod
@@ -123,15 +216,26 @@ class JournalHeader:
         """
         if not isinstance(value, dict) or value.get("journal") != MAGIC:
             raise JournalError("not a groove-async journal (its first line is not a header)")
-        if value.get("version") != VERSION:
+        version = value.get("version")
+        if type(version) is not int or version not in READABLE_VERSIONS:
             raise JournalError(
-                f"journal format version {value.get('version')!r} is not supported "
-                f"(this groove-async reads version {VERSION})"
+                f"journal format version {version!r} is not supported "
+                f"(this groove-async reads versions 1 to {VERSION})"
             )
         fields = ("action", "base_url", "input_sha256", "input")
         if not all(isinstance(value.get(name), str) for name in fields):
             raise JournalError("the journal header is damaged (a field is missing)")
-        return cls(value["action"], value["base_url"], value["input_sha256"], value["input"])
+        stored = value.get("token")
+        token = None if version == 1 or stored is None else TokenFingerprint.from_json(stored)
+        return cls(value["action"], value["base_url"], value["input_sha256"], value["input"], token)
+
+    def _torn(self, first: bytes) -> bool:
+        """Whether ``first``, a first line without its newline, is a torn start of this header.
+
+        Only the part before the fingerprint is compared: a new fingerprint has a new salt.
+        """
+        stable = attrs.evolve(self, token=None).to_line()[: -len(b"}\n")]
+        return stable.startswith(first) or first.startswith(stable)
 
     def mismatch(self, expected: JournalHeader) -> str | None:
         """Explain why this (stored) header does not serve ``expected``, or ``None`` if it does.
@@ -184,6 +288,9 @@ class Journal:
             is SUCCEEDED or REJECTED.
         repaired: True when a torn last line was found and cut off.
         created: True when this call started a new journal.
+        token_matches: whether the token given to :meth:`open` is the one the journal was
+            started with: True for a new journal, False for another token, ``None`` when
+            unknown (no token given, or a journal without a fingerprint).
     """
 
     def __init__(
@@ -195,16 +302,20 @@ class Journal:
         *,
         repaired: bool,
         created: bool,
+        token_matches: bool | None = None,
     ) -> None:
         self.path = path
         self.header = header
         self.finished = finished
         self.repaired = repaired
         self.created = created
+        self.token_matches = token_matches
         self._file: IO[bytes] | None = file
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], header: JournalHeader) -> Journal:
+    def open(
+        cls, path: str | os.PathLike[str], header: JournalHeader, *, token: str | None = None
+    ) -> Journal:
         """Open the journal at ``path`` for ``header``'s input, creating it if needed.
 
         A missing or empty file (or one holding only a torn start of this very header) becomes
@@ -214,7 +325,9 @@ class Journal:
 
         Args:
             path: the journal file.
-            header: what the journal must belong to.
+            header: what the journal must belong to (its ``token`` is ignored).
+            token: the token of this run: a new journal stores its fingerprint, an existing
+                one is checked against its own (:attr:`token_matches`). Never stored itself.
 
         Returns:
             The open journal, ready for :meth:`append`.
@@ -229,14 +342,17 @@ class Journal:
         try:
             _lock(file, path)
             file.seek(0)
-            expected = header.to_line()
             first = file.readline()
-            if not first.endswith(b"\n") and expected.startswith(first):
+            if not first.endswith(b"\n") and header._torn(first):
                 # Missing, empty, or a crash while the header was being written.
+                fingerprint = TokenFingerprint.of(token) if token is not None else None
+                header = attrs.evolve(header, token=fingerprint)
                 file.truncate(0)
-                _write_durably(file, expected)
+                _write_durably(file, header.to_line())
                 _sync_directory(path)
-                return cls(path, header, file, {}, repaired=bool(first), created=True)
+                return cls(
+                    path, header, file, {}, repaired=bool(first), created=True, token_matches=True
+                )
             stored = JournalHeader.from_json(_parse(first, path, 1))
             problem = stored.mismatch(header)
             if problem is not None:
@@ -251,7 +367,16 @@ class Journal:
                 file.truncate(good_end)
                 file.flush()
                 os.fsync(file.fileno())
-            return cls(path, stored, file, finished, repaired=repaired, created=False)
+            matches = None if stored.token is None or token is None else stored.token.matches(token)
+            return cls(
+                path,
+                stored,
+                file,
+                finished,
+                repaired=repaired,
+                created=False,
+                token_matches=matches,
+            )
         except BaseException:
             file.close()
             raise

@@ -237,7 +237,8 @@ def _add_import_parser(
         metavar="FILE",
         help=(
             "write one JSON line per input, in input order: {input_id, id, outcome, error} "
-            "('-' for stdout; a file is replaced only when complete)"
+            "('-' for stdout; a file is replaced only when complete, a symlink's target "
+            "likewise; a pipe or device is written directly)"
         ),
     )
     command.add_argument(
@@ -246,6 +247,14 @@ def _add_import_parser(
         help=(
             "record progress durably in FILE so that running the same command again resumes "
             "after a crash or Ctrl-C; needs an input FILE, not stdin"
+        ),
+    )
+    command.add_argument(
+        "--same-user",
+        action="store_true",
+        help=(
+            "when resuming a journal written under another token (your own token, refreshed), "
+            "trust it: skip the IDs it lists as finished instead of sending them again"
         ),
     )
     command.add_argument(
@@ -288,6 +297,7 @@ def _import_command(args: argparse.Namespace) -> int:
             journal=args.journal,
             input_sha256=digest,
             rerunnable=args.input != "-",
+            same_user=args.same_user,
         )
         return _run(job, token, prog)
     except _UsageError as exc:
@@ -315,15 +325,28 @@ def _resolve_token(args: argparse.Namespace) -> str:
 
 
 def _check_paths(input_path: str, output: str | None, journal: str | None) -> None:
+    """Refuse an input, output, output's ``.part`` and journal that are one file (exit 2)."""
     named = [("the input", input_path), ("--output", output), ("--journal", journal)]
     files = [(what, Path(p)) for what, p in named if p is not None and p != "-"]
+    replaced = _replaced_output(output) if output is not None else None
+    temporary = "the temporary output file"
+    if replaced is not None:
+        files.append((temporary, replaced[1]))
     for i, (what, path) in enumerate(files):
         for other_what, other in files[i + 1 :]:
-            same = path.resolve() == other.resolve()
-            with contextlib.suppress(OSError):
-                same = same or os.path.samefile(path, other)
-            if same:
+            if (what, other_what) == ("--output", temporary):
+                continue  # the output and its own .part
+            if _same_file(path, other):
                 raise _UsageError(f"{what} and {other_what} are the same file: {path}")
+
+
+def _same_file(path: Path, other: Path) -> bool:
+    if os.path.realpath(path) == os.path.realpath(other):
+        return True
+    try:
+        return os.path.samefile(path, other)
+    except OSError:  # one of them does not exist (yet)
+        return False
 
 
 def _progress_mode(*, quiet: bool, interactive: bool = False) -> str:
@@ -345,28 +368,86 @@ class _Input(NamedTuple):
     problem: str | None
 
 
-class _Splitter:
-    """Bytes in, decoded lines out (UTF-8, a leading BOM dropped, bad bytes replaced)."""
+_MAX_LINE: Final = 1 << 16
+"""The longest input line read, in bytes: an ID is at most 1,024 characters, a CSV row more."""
+_HEAD: Final = 256
+"""Bytes kept of a longer line, for its excerpt."""
+_EXCERPT: Final = 64
+"""Characters of a longer line's excerpt, which stands for it in its result."""
 
-    __slots__ = ("_first", "_tail")
+
+class _LongLine(str):
+    """A line over :data:`_MAX_LINE` bytes: its value is a short excerpt, ``length`` its size."""
+
+    length: int = 0
+
+    @classmethod
+    def of(cls, head: bytes, length: int) -> _LongLine:
+        """The line whose first bytes are ``head`` and whose length is ``length`` bytes."""
+        text = head[:_HEAD].decode("utf-8", "replace").lstrip("\ufeff").strip()
+        line = cls(text[:_EXCERPT] + "...")
+        line.length = length
+        return line
+
+
+def _decode(part: bytes) -> str:
+    if len(part) > _MAX_LINE:
+        return _LongLine.of(part, len(part))
+    return part.decode("utf-8", "replace")
+
+
+class _Splitter:
+    """Bytes in, decoded lines out (UTF-8, a leading BOM dropped, bad bytes replaced).
+
+    Linear in its input whatever the lines: an unfinished line is kept as a list of pieces,
+    joined once when it ends, and only up to :data:`_MAX_LINE` bytes; past that the rest of it
+    streams by, counted but not kept, and it comes out as a :class:`_LongLine`.
+    """
+
+    __slots__ = ("_first", "_head", "_pieces", "_size")
 
     def __init__(self) -> None:
-        self._tail = b""
+        self._pieces: list[bytes] = []  # the unfinished line, while it is short enough
+        self._head: bytes | None = None  # the start of an unfinished line past _MAX_LINE
+        self._size = 0  # the unfinished line's length so far
         self._first = True
 
     def feed(self, chunk: bytes) -> list[str]:
         """The complete lines so far; an empty ``chunk`` means the end and flushes the rest."""
-        if chunk:
-            parts = (self._tail + chunk).split(b"\n")
-            self._tail = parts.pop()
+        if not chunk:
+            lines = [self._take(b"")] if self._size else []
         else:
-            parts = [self._tail] if self._tail else []
-            self._tail = b""
-        lines = [part.decode("utf-8", "replace") for part in parts]
+            parts = chunk.split(b"\n")
+            rest = parts.pop()
+            if parts and self._size:
+                lines = [self._take(parts[0]), *map(_decode, parts[1:])]
+            else:
+                lines = [_decode(part) for part in parts]
+            self._keep(rest)
         if self._first and lines:
             self._first = False
-            lines[0] = lines[0].removeprefix("\ufeff")
+            if not isinstance(lines[0], _LongLine):
+                lines[0] = lines[0].removeprefix("\ufeff")
         return lines
+
+    def _keep(self, piece: bytes) -> None:
+        """Add ``piece`` to the unfinished line (only its head, once it is too long)."""
+        if not piece:
+            return
+        self._size += len(piece)
+        if self._head is None:
+            self._pieces.append(piece)
+            if self._size > _MAX_LINE:
+                self._head = b"".join(self._pieces)[:_HEAD]
+                self._pieces = []
+
+    def _take(self, piece: bytes) -> str:
+        """The unfinished line, ended by ``piece``; the next one starts empty."""
+        self._keep(piece)
+        head, size = self._head, self._size
+        line = _LongLine.of(head, size) if head is not None else _decode(b"".join(self._pieces))
+        self._pieces, self._head, self._size = [], None, 0
+        return line
 
 
 class _Parser:
@@ -383,9 +464,14 @@ class _Parser:
     def feed(self, raw: str, *, check: bool = True) -> _Input | None:
         """The input on this line, or ``None`` for a blank, comment or header line.
 
-        With ``check=False`` the ID is not validated (counting only).
+        With ``check=False`` the ID is not validated (counting only). A :class:`_LongLine` is
+        an input of its own, invalid, whose ID is its excerpt.
         """
         self.line += 1
+        if isinstance(raw, _LongLine):
+            self._started = True
+            too_long = f"the line is {raw.length:,} bytes long (at most {_MAX_LINE:,})"
+            return self._next(str(raw), too_long)
         text = raw.strip()
         if not text or text.startswith("#"):
             return None
@@ -407,6 +493,9 @@ class _Parser:
                 value, problem = "", "this CSV row has no 'id' column"
         if problem is None and check:
             problem = _id_problem(value)
+        return self._next(value, problem)
+
+    def _next(self, value: str, problem: str | None) -> _Input:
         item = _Input(self.position, value, self.line, problem)
         self.position += 1
         return item
@@ -787,35 +876,88 @@ class _JournalWriter:
             self._journal.close()
 
 
-class _Output:
-    """The ``--output`` JSON Lines, written in input order to ``FILE.part``, renamed when done."""
+def _replaced_output(path: str) -> tuple[Path, Path] | None:
+    """Where an ``--output`` file is written: its real path and the ``.part`` beside it.
 
-    def __init__(self, path: str) -> None:
-        self._final: Path | None = None
-        self._temp: Path | None = None
+    ``None`` for what is written directly: stdout (``-``), a pipe, a socket, a device. Through a
+    symlink, the real path is the link's target, which is replaced and the link kept.
+
+    Raises:
+        _UsageError: ``path`` is a directory.
+    """
+    if path == "-":
+        return None
+    with contextlib.suppress(OSError):  # missing, or not reachable: a new regular file
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise _UsageError(f"cannot write {path}: it is a directory")
+        if not stat.S_ISREG(mode):
+            return None
+    final = Path(os.path.realpath(path))
+    return final, final.with_name(final.name + ".part")
+
+
+class _Output:
+    """The ``--output`` JSON Lines, in input order.
+
+    A file is written to ``FILE.part`` and moved into place when complete (for a symlink, next
+    to its target, which is replaced); stdout, a pipe or a device is written directly. The first
+    failed write (disk full, a closed pipe) is kept in :attr:`error` and passed to ``on_error``;
+    later writes do nothing, and the ``.part`` is removed, never moved over the earlier FILE.
+    """
+
+    def __init__(self, path: str, on_error: Callable[[OSError], None] | None = None) -> None:
+        self.name = "stdout" if path == "-" else path
+        self.error: OSError | None = None
+        self._on_error = on_error
+        replaced = _replaced_output(path)
+        self._final: Path | None = replaced[0] if replaced is not None else None
+        self._temp: Path | None = replaced[1] if replaced is not None else None
         if path == "-":
             self._file: IO[str] = sys.stdout
-        else:
-            self._final = Path(path)
-            self._temp = self._final.with_name(self._final.name + ".part")
-            try:
-                self._file = open(self._temp, "w", encoding="utf-8")  # noqa: SIM115
-            except OSError as exc:
-                raise _UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+            return
+        try:
+            self._file = open(self._temp or path, "w", encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:
+            raise _UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
     def write(self, line: str) -> None:
-        self._file.write(line + "\n")
+        if self.error is None:
+            try:
+                self._file.write(line + "\n")
+            except OSError as exc:
+                self._fail(exc)
 
-    def close(self) -> None:
-        """Flush, and move the complete file into place."""
-        if self._temp is None or self._final is None:
-            with contextlib.suppress(BrokenPipeError):
-                self._file.flush()
+    def _fail(self, exc: OSError) -> None:
+        if self.error is None:
+            self.error = exc
+            if self._on_error is not None:
+                self._on_error(exc)
+
+    def close(self, *, complete: bool = True) -> None:
+        """Flush; move a complete file into place, or remove an incomplete or failed one."""
+        file = self._file
+        try:
+            if self.error is None:
+                file.flush()
+                if self._temp is not None:
+                    os.fsync(file.fileno())
+        except OSError as exc:
+            self._fail(exc)
+        if file is sys.stdout:
             return
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        os.replace(self._temp, self._final)
+        with contextlib.suppress(OSError):  # after a failed write, closing flushes in vain
+            file.close()
+        if self._temp is None or self._final is None:
+            return
+        if complete and self.error is None:
+            try:
+                os.replace(self._temp, self._final)
+                return
+            except OSError as exc:
+                self._fail(exc)
+        with contextlib.suppress(OSError):
+            self._temp.unlink()
 
 
 def _record(result: TrackResult) -> dict[str, Any]:
@@ -921,7 +1063,8 @@ class _Importer:
             else:
                 record = _made_up(slot.input, "NOT_SENT", "NOT_SENT", self._not_sent(), None)
             self._settle(slot, record)
-        if (stopped or self.auth_error is not None) and self.rerunnable:
+        output_failed = self.output is not None and self.output.error is not None
+        if (stopped or self.auth_error is not None) and self.rerunnable and not output_failed:
             async for item in self.inputs:
                 unsent = self._admit(item)
                 if unsent is not None:
@@ -934,6 +1077,8 @@ class _Importer:
             return "Not sent: the import stopped after an authentication failure"
         if self.input_error is not None:
             return "Not sent: the import stopped after the input could not be read"
+        if self.output is not None and self.output.error is not None:
+            return "Not sent: the import stopped after the output could not be written"
         return "Not sent: the import was stopped"
 
     async def _feed(self) -> AsyncIterator[str]:
@@ -1012,6 +1157,7 @@ class _Job(NamedTuple):
     journal: str | None = None
     input_sha256: str | None = None
     rerunnable: bool = True
+    same_user: bool = False
 
 
 class _Outcome(NamedTuple):
@@ -1023,6 +1169,7 @@ class _Outcome(NamedTuple):
     signal: int | None
     journal: Journal | None
     journal_error: OSError | None
+    output: _Output | None = None
 
 
 def _run(job: _Job, token: str, prog: str) -> int:
@@ -1060,49 +1207,47 @@ async def _import(
                 job.action, client.base_url, job.input_sha256 or "", job.source_name
             )
             try:
-                journal = Journal.open(job.journal, header)
+                journal = Journal.open(job.journal, header, token=token)
             except JournalError as exc:
                 raise _UsageError(str(exc)) from None
             except OSError as exc:
                 raise _UsageError(f"cannot use the journal {job.journal}: {exc}") from None
         try:
-            output = _Output(job.output) if job.output is not None else None
+            output = _Output(job.output, lambda _: stop.set()) if job.output is not None else None
         except BaseException:
             if journal is not None:
                 journal.close()
             raise
         writer = _JournalWriter(journal, lambda _: stop.set()) if journal is not None else None
+        finished: Mapping[int, JournalRecord] = {}
+        if journal is not None and not journal.created:
+            finished = _trusted(journal, job, progress)
         importer = _Importer(
             job.action,
             _Inputs(job.source),
             source_name=job.source_name,
-            finished=journal.finished if journal is not None else {},
+            finished=finished,
             progress=progress,
             output=output,
             journal=writer,
             rerunnable=job.rerunnable,
             on_result=on_result,
         )
-        if journal is not None and not journal.created:
-            progress.resume(len(journal.finished))
-            repaired = " (a line torn by a crash was dropped)" if journal.repaired else ""
-            progress.message(
-                f"Resuming from {job.journal}: {len(journal.finished):,} IDs finished "
-                f"earlier will not be sent again{repaired}."
-            )
         progress.start()
         started = time.monotonic()
         signals = _Signals(stop, progress)
+        complete = False
         try:
             await signals.run(importer.run(client, stop))
             await importer.finish(stopped=stop.is_set(), abandoned=signals.abandoned)
+            complete = True
         finally:
             try:
                 progress.close()
                 if writer is not None:
                     await writer.close()
                 if output is not None:
-                    output.close()
+                    output.close(complete=complete)
             finally:
                 signals.remove()
         return _Outcome(
@@ -1112,7 +1257,36 @@ async def _import(
             signals.received,
             journal,
             writer.error if writer is not None else None,
+            output,
         )
+
+
+def _trusted(journal: Journal, job: _Job, progress: _Progress) -> Mapping[int, JournalRecord]:
+    """The results of a resumed journal that this run keeps instead of sending them again.
+
+    All of them when the journal was written under this token, or ``--same-user`` vouches for
+    it; none (and a warning, even with ``--quiet``) when it was written under another token or
+    an unknown one: another user's results say nothing of this user's collection, and sending
+    again is safe (adds are idempotent; deletes are answered item by item).
+    """
+    count = len(journal.finished)
+    repaired = " (a line torn by a crash was dropped)" if journal.repaired else ""
+    if journal.token_matches or job.same_user or not count:
+        progress.resume(count)
+        progress.message(
+            f"Resuming from {job.journal}: {count:,} IDs finished earlier will not be sent "
+            f"again{repaired}."
+        )
+        return journal.finished
+    whose = "another token" if journal.token_matches is False else "an unrecorded token"
+    print(
+        f"groove-async {job.action}: warning: the journal {job.journal} was written under "
+        f"{whose}: its {count:,} finished IDs are sent again (if it is your own token, "
+        f"refreshed, pass --same-user to skip them){repaired}.",
+        file=sys.stderr,
+        flush=True,
+    )
+    return {}
 
 
 class _Signals:
@@ -1183,6 +1357,14 @@ def _report_end(ended: _Outcome, prog: str, *, quiet: bool) -> int:
             f"{ended.journal_error}",
             file=sys.stderr,
         )
+    output = ended.output
+    output_error = output.error if output is not None else None
+    if output is not None and output_error is not None:
+        print(
+            f"{prog}: error: cannot write the output {output.name}, the import was "
+            f"stopped: {output_error.strerror or output_error}",
+            file=sys.stderr,
+        )
     if ended.signal is not None:
         if not quiet:
             unfinished = importer.total - importer.counts["SUCCEEDED"] - importer.counts["REJECTED"]
@@ -1196,7 +1378,8 @@ def _report_end(ended: _Outcome, prog: str, *, quiet: bool) -> int:
                 file=sys.stderr,
             )
         return 128 + ended.signal
-    if importer.total == importer.counts["SUCCEEDED"] and ended.journal_error is None:
+    failed = ended.journal_error is not None or output_error is not None
+    if importer.total == importer.counts["SUCCEEDED"] and not failed:
         return EXIT_OK
     return EXIT_NOT_ALL_SUCCEEDED
 

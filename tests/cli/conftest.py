@@ -74,7 +74,8 @@ class ThreadedEmulator:
 
         self.call(assign)
 
-    def add_token(self, token: str, same_user_as: str) -> None:
+    def add_token(self, token: str, same_user_as: str | None = None) -> None:
+        """Accept ``token``: another token of ``same_user_as``'s user, or a new user's."""
         self.call(lambda: self.server.add_token(token, same_user_as=same_user_as))
 
     def close(self) -> None:

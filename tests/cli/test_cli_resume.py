@@ -100,6 +100,7 @@ def test_kill_9_midway_then_resume(emulator: ThreadedEmulator, tmp_path: Path) -
         str(BATCH),
         "--concurrency",
         str(CONCURRENCY),
+        "--same-user",  # another token of the same user: trust the journal
         token="second-run",
     )
 
@@ -166,6 +167,7 @@ def test_ctrl_c_stops_cleanly_then_resume(emulator: ThreadedEmulator, tmp_path: 
         str(output),
         "--batch-size",
         str(BATCH),
+        "--same-user",  # another token of the same user: trust the journal
         token="second-run",
     )
 

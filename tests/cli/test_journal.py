@@ -31,7 +31,7 @@ def test_a_new_journal_starts_with_its_header(tmp_path: Path) -> None:
     lines = path.read_text().splitlines()
     assert json.loads(lines[0]) == {
         "journal": "groove-async",
-        "version": 1,
+        "version": 2,
         "action": "add",
         "base_url": "http://127.0.0.1:8080",
         "input_sha256": "ab" * 32,
@@ -176,9 +176,9 @@ def test_a_file_that_is_not_a_journal_is_never_modified(tmp_path: Path, content:
 
 def test_a_newer_format_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "j.jsonl"
-    path.write_bytes(HEADER.to_line().replace(b'"version": 1', b'"version": 2'))
+    path.write_bytes(HEADER.to_line().replace(b'"version": 2', b'"version": 3'))
 
-    with pytest.raises(JournalError, match="version 2 is not supported"):
+    with pytest.raises(JournalError, match="version 3 is not supported"):
         Journal.open(path, HEADER)
 
 
@@ -218,3 +218,66 @@ def test_append_checks_its_results(tmp_path: Path) -> None:
     assert path.read_text().splitlines()[1] == (
         '{"p": 5, "input_id":"music.e","outcome":"SUCCEEDED"}'
     )
+
+
+def test_a_new_journal_stores_a_salted_fingerprint_of_its_token(tmp_path: Path) -> None:
+    first, second = tmp_path / "1.jsonl", tmp_path / "2.jsonl"
+    Journal.open(first, HEADER, token="secret-token-1").close()
+    Journal.open(second, HEADER, token="secret-token-1").close()
+
+    fingerprints = [json.loads(p.read_text().splitlines()[0])["token"] for p in (first, second)]
+    assert fingerprints[0]["salt"] != fingerprints[1]["salt"]  # salted: no two alike
+    assert fingerprints[0]["hash"] != fingerprints[1]["hash"]
+    assert "secret-token-1" not in first.read_text()
+    for token, matches in [("secret-token-1", True), ("secret-token-2", False), (None, None)]:
+        with Journal.open(first, HEADER, token=token) as journal:
+            assert not journal.created and journal.token_matches is matches
+
+
+def test_a_version_1_journal_is_read_with_an_unknown_token(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    header = json.loads(HEADER.to_line()) | {"version": 1}
+    line = {"p": 0, "input_id": "music.a", "id": None, "outcome": "SUCCEEDED", "error": None}
+    path.write_text(json.dumps(header) + "\n" + json.dumps(line) + "\n")
+
+    with Journal.open(path, HEADER, token="t") as journal:
+        assert journal.token_matches is None and journal.header.token is None
+        assert sorted(journal.finished) == [0]
+        journal.append([(1, result("music.b"))])
+
+    assert json.loads(path.read_text().splitlines()[0]) == header  # still version 1
+    with Journal.open(path, HEADER, token="t") as again:
+        assert sorted(again.finished) == [0, 1]
+
+
+def test_a_header_torn_in_its_fingerprint_starts_over(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    Journal.open(path, HEADER, token="t").close()
+    whole = path.read_bytes()
+    path.write_bytes(whole[: whole.index(b'"salt"') + 12])  # the crash hit in the salt
+
+    with Journal.open(path, HEADER, token="t") as journal:
+        assert journal.created and journal.repaired and journal.token_matches
+
+    assert path.read_bytes() != whole  # a new salt
+    with Journal.open(path, HEADER, token="t") as again:
+        assert again.token_matches is True
+
+
+@pytest.mark.parametrize(
+    "fingerprint",
+    [
+        "not an object",
+        {"kdf": "sha256", "iterations": 1, "salt": "00" * 16, "hash": "00" * 32},
+        {"kdf": "pbkdf2-sha256", "iterations": 10**9, "salt": "00" * 16, "hash": "00" * 32},
+        {"kdf": "pbkdf2-sha256", "iterations": 1000, "salt": "zz" * 16, "hash": "00" * 32},
+        {"kdf": "pbkdf2-sha256", "iterations": 1000, "salt": "00" * 16},
+    ],
+)
+def test_an_unreadable_fingerprint_is_refused(tmp_path: Path, fingerprint: object) -> None:
+    path = tmp_path / "j.jsonl"
+    header = json.loads(HEADER.to_line()) | {"token": fingerprint}
+    path.write_text(json.dumps(header) + "\n")
+
+    with pytest.raises(JournalError, match="token fingerprint is unreadable"):
+        Journal.open(path, HEADER, token="t")
