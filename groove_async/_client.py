@@ -351,13 +351,13 @@ class GrooveClient:
         # thousands of callers waiting, every extra frame is more for the collector to walk.
         if self._closed:
             raise RuntimeError("this GrooveClient is closed")
-        return await self._coalescers["add"].enqueue(self._validator.check(track_id, 0))
+        return await self._coalescers["add"].enqueue(self._validator.check(track_id))
 
     async def delete_track(self, track_id: str) -> TrackResult:
         """Delete one track by collection ID, batched like :meth:`add_track`."""
         if self._closed:
             raise RuntimeError("this GrooveClient is closed")
-        return await self._coalescers["delete"].enqueue(self._validator.check(track_id, 0))
+        return await self._coalescers["delete"].enqueue(self._validator.check(track_id))
 
     # -- composition ------------------------------------------------------------------------
 

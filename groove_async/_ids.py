@@ -50,8 +50,9 @@ class IdValidator:
         # A whole batch joined by newlines, checked by one regex call (no ID can hold "\n").
         self._many = re.compile(rf"(?:{one}\n)*{one}")
 
-    def check(self, track_id: object, position: int) -> str:
-        """Return ``track_id`` if valid.
+    def check(self, track_id: object, position: int | None = None) -> str:
+        """Return ``track_id`` if valid (``position``: its place in the input; ``None`` for a
+        single ID, which has none).
 
         Raises:
             TypeError: not a string.
@@ -75,9 +76,9 @@ class IdValidator:
             return cast(list[str], track_ids)
         return [self.check(track_id, start + offset) for offset, track_id in enumerate(track_ids)]
 
-    def error(self, track_id: object, position: int) -> TypeError | ValueError:
+    def error(self, track_id: object, position: int | None = None) -> TypeError | ValueError:
         """The exception describing why ``track_id`` is not acceptable."""
-        where = f"track ID at position {position}"
+        where = "track ID" if position is None else f"track ID at position {position}"
         if not isinstance(track_id, str):
             return TypeError(f"{where} must be a str, not {type(track_id).__name__}")
         shown = repr(track_id[:60]) + ("..." if len(track_id) > 60 else "")

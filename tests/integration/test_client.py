@@ -376,6 +376,19 @@ async def test_bad_ids_raise_before_any_request(
     assert server.requests == []
 
 
+async def test_a_single_bad_id_is_named_without_a_position(server: FakeGrooveServer) -> None:
+    # A single call has no position; a bulk call's message says where the bad ID is.
+    async with GrooveClient("t1", base_url=server.url) as groove:
+        with pytest.raises(ValueError, match=r"^track ID must look like") as single:
+            await groove.add_track("nope")
+        with pytest.raises(TypeError, match=r"^track ID must be a str"):
+            await groove.delete_track(5)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=r"^track ID at position 1 must look like"):
+            await groove.add_tracks([catalog_id(1), "nope"])
+    assert "position" not in str(single.value)
+    assert server.requests == []
+
+
 @pytest.mark.parametrize(
     ("kwargs", "exc"),
     [
