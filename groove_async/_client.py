@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Final, Literal, Self
 from ._aiohttp import AiohttpTransport
 from ._auth import TokenProvider, TokenSource
 from ._batching import MAX_BATCH_SIZE, BatchPlanner, all_distinct
+from ._calls import Caller
 from ._checks import check_iterable, check_seconds, int_in_range
 from ._coalescer import Coalescer
 from ._errors import AuthenticationError
@@ -34,7 +35,7 @@ from ._protocol import (
     validate_base_url,
     validate_namespace,
 )
-from ._retry import RetryPolicy
+from ._retry import Retrier, RetryPolicy
 from ._sender import BatchSender
 from ._transport import Transport
 
@@ -138,17 +139,26 @@ class GrooveClient:
         self._budget = RetryBudget(retry.budget_ratio, retry.budget_burst)
         self._tasks: set[asyncio.Task[None]] = set()
         self._operations: set[Operation] = set()
-        self._sender = BatchSender(
+        self._retrier = Retrier(retry, self._budget)
+        self._caller = Caller(
             auth=self._auth,
             transport=_transport_for(transport, session, float(timeout), self._max_concurrency),
             base_url=self._base_url,
-            namespace=self._namespace,
-            wire_format=wire_format,
             timeout=float(timeout),
             policy=retry,
+            retrier=self._retrier,
             limit=self._limit,
             gate=self._gate,
-            budget=self._budget,
+        )
+        self._sender = BatchSender(
+            caller=self._caller,
+            base_url=self._base_url,
+            namespace=self._namespace,
+            wire_format=wire_format,
+            policy=retry,
+            retrier=self._retrier,
+            limit=self._limit,
+            gate=self._gate,
             on_event=on_event,
         )
         self._coalescers: dict[Action, Coalescer] = {

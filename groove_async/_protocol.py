@@ -29,6 +29,7 @@ __all__ = [
     "Response",
     "UnauthorizedResponse",
     "build_request",
+    "check_status",
     "error_info_for",
     "failure_outcome",
     "is_transient_status",
@@ -202,9 +203,21 @@ def read_response(
         DecodeError: a 200 whose body is not a readable TrackActionResponse (transient).
     """
     content_type = _header(headers, "Content-Type")
+    check_status(status, headers, body, now=now)
+    return decode_response(body, content_type=content_type)
+
+
+def check_status(status: int, headers: Mapping[str, str], body: bytes, *, now: datetime) -> None:
+    """Return for a 200; raise what any other status means (the status table of spec section 5).
+
+    Raises:
+        UnauthorizedResponse: a 401, with its code (the caller decides about refreshing).
+        HTTPStatusError: any other status; ``transient`` from the table, the error body's code,
+            description and message when it has one, and ``Retry-After`` as of ``now``.
+    """
     if status == 200:
-        return decode_response(body, content_type=content_type)
-    error = decode_error_body(body, content_type)
+        return
+    error = decode_error_body(body, _header(headers, "Content-Type"))
     # An empty ErrorCode says nothing: the status decides, as with no error body at all.
     code = (error.code or None) if error else None
     if status == 401:

@@ -15,15 +15,14 @@ refresh could not cure) or ``CancelledError``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from datetime import UTC, datetime
 from typing import Final
 
-from ._auth import TokenSource
 from ._batching import Segment, merge
-from ._errors import AuthenticationError, BatchError, HTTPStatusError, TransportError
+from ._calls import Caller
+from ._errors import AuthenticationError, BatchError, HTTPStatusError
 from ._events import (
     BatchFinished,
     BatchStarted,
@@ -32,11 +31,10 @@ from ._events import (
     RetryScheduled,
     Throttled,
 )
-from ._flow import ConcurrencyLimit, RetryBudget, ThrottleGate
+from ._flow import ConcurrencyLimit, ThrottleGate
 from ._models import Columns, ErrorInfo, Outcome, count_outcomes
 from ._operation import Operation, settle_unanswered
 from ._protocol import (
-    Request,
     Response,
     UnauthorizedResponse,
     build_request,
@@ -46,7 +44,6 @@ from ._protocol import (
     read_response,
 )
 from ._retry import Attempts, GaveUp, Retrier, RetryPolicy
-from ._transport import Transport
 from ._wire import WireFormat, encode_request
 
 __all__ = ["BatchSender"]
@@ -82,40 +79,36 @@ class BatchSender:
     """Sends segments for one client: through its gate, token, transport, retries and limit.
 
     Args:
-        auth: the token source (also the redactor of what comes back).
-        transport: what carries the requests.
+        caller: the client's single-request sender: its token source (also the redactor of
+            what comes back) and its transport exchange, bounded by the client's timeout.
         base_url, namespace, wire_format: where and how requests go.
-        timeout: seconds for one exchange with the transport.
-        policy: the retry policy.
-        limit, gate, budget: the client's flow control (AIMD limit, throttle gate, budget).
+        policy, retrier: the retry policy and the client's tenacity machinery (built once).
+        limit, gate: the client's flow control (AIMD limit, throttle gate).
         on_event: the progress callback, if any.
     """
 
     def __init__(
         self,
         *,
-        auth: TokenSource,
-        transport: Transport,
+        caller: Caller,
         base_url: str,
         namespace: str,
         wire_format: WireFormat,
-        timeout: float,
         policy: RetryPolicy,
+        retrier: Retrier,
         limit: ConcurrencyLimit,
         gate: ThrottleGate,
-        budget: RetryBudget,
         on_event: EventCallback | None,
     ) -> None:
-        self._auth = auth
-        self._transport = transport
+        self._caller = caller
+        self._auth = caller.auth
         self._base_url = base_url
         self._namespace = namespace
         self.wire_format = wire_format
-        self._timeout = timeout
         self._policy = policy
         self._limit = limit
         self._gate = gate
-        self._retrier = Retrier(policy, budget)
+        self._retrier = retrier
         self._on_event = on_event
 
     async def send(self, operation: Operation, segment: Segment) -> None:
@@ -136,7 +129,7 @@ class BatchSender:
 
     async def aclose(self) -> None:
         """Close the transport."""
-        await self._transport.aclose()
+        await self._caller.transport.aclose()
 
     # -- the loop around one batch ----------------------------------------------------------
 
@@ -207,7 +200,7 @@ class BatchSender:
         segment.attempted = True
         batch.posts += 1
         try:
-            return self._merge(batch, await self._exchange(request))
+            return self._merge(batch, await self._caller.exchange(request))
         except BatchError as exc:
             failure: BatchError | UnauthorizedResponse = exc
             batch.unknown = batch.unknown or outcome_unknown(exc)
@@ -236,23 +229,6 @@ class BatchSender:
             ids_required=action == "add",
             gone_is_deleted=action == "delete" and batch.unknown,
         )
-
-    async def _exchange(self, request: Request) -> Response:
-        """One request through the transport, bounded by ``timeout``.
-
-        Raises:
-            TransportError: the request did not complete in time, or the transport failed
-                (anything but a cancellation counts as a dropped connection).
-        """
-        try:
-            async with asyncio.timeout(self._timeout):
-                return await self._transport.send(request)
-        except TransportError:
-            raise
-        except TimeoutError:
-            raise TransportError("the request timed out", code="TIMEOUT") from None
-        except Exception as exc:  # a caller's transport: whatever it raises is a dropped line
-            raise TransportError(f"the transport failed: {type(exc).__name__}") from exc
 
     def _redacted(self, results: Columns) -> Columns:
         """``results`` whose error texts hold no token (a JSON escape can hide one from the
