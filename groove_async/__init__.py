@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         DecodeError,
         GrooveError,
         HTTPStatusError,
+        PlaylistConflictError,
         ResultMismatchError,
         TransportError,
     )
@@ -35,7 +36,15 @@ if TYPE_CHECKING:
         RetryScheduled,
         Throttled,
     )
-    from ._models import BulkResult, ErrorInfo, Outcome, TrackResult
+    from ._models import (
+        BulkResult,
+        ErrorInfo,
+        LibraryTrack,
+        Outcome,
+        Playlist,
+        PlaylistResult,
+        TrackResult,
+    )
     from ._protocol import Request, Response
     from ._retry import RetryPolicy
     from ._transport import Transport
@@ -55,6 +64,7 @@ _HOMES: dict[str, str] = {
     "DecodeError": "._errors",
     "GrooveError": "._errors",
     "HTTPStatusError": "._errors",
+    "PlaylistConflictError": "._errors",
     "ResultMismatchError": "._errors",
     "TransportError": "._errors",
     "BatchFinished": "._events",
@@ -65,7 +75,10 @@ _HOMES: dict[str, str] = {
     "Throttled": "._events",
     "BulkResult": "._models",
     "ErrorInfo": "._models",
+    "LibraryTrack": "._models",
     "Outcome": "._models",
+    "Playlist": "._models",
+    "PlaylistResult": "._models",
     "TrackResult": "._models",
     "Request": "._protocol",
     "Response": "._protocol",
@@ -86,7 +99,11 @@ __all__ = [
     "GrooveClient",
     "GrooveError",
     "HTTPStatusError",
+    "LibraryTrack",
     "Outcome",
+    "Playlist",
+    "PlaylistConflictError",
+    "PlaylistResult",
     "ProgressEvent",
     "Request",
     "Response",

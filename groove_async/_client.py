@@ -20,6 +20,7 @@ from ._auth import TokenProvider, TokenSource
 from ._batching import MAX_BATCH_SIZE, BatchPlanner, all_distinct
 from ._calls import Caller
 from ._checks import check_iterable, check_seconds, int_in_range
+from ._client_library import LibraryMethods
 from ._coalescer import Coalescer
 from ._errors import AuthenticationError
 from ._events import (
@@ -27,9 +28,11 @@ from ._events import (
 )
 from ._flow import ConcurrencyLimit, RetryBudget, ThrottleGate
 from ._ids import IdValidator
+from ._library import LibraryReader
 from ._models import BulkResult, Columns, Outcome, TrackResult
 from ._operation import Operation, read_all, start_operation
 from ._pipeline import add_segment, run_pipeline
+from ._playlists import PlaylistEditor
 from ._protocol import (
     Action,
     validate_base_url,
@@ -53,7 +56,7 @@ TrackIds = Iterable[str] | AsyncIterable[str]
 DEFAULT_LINGER: Final = 0.005
 
 
-class GrooveClient:
+class GrooveClient(LibraryMethods):
     """An asyncio client for the Groove collection API.
 
     Use it as an async context manager (or call :meth:`aclose`)::
@@ -161,6 +164,8 @@ class GrooveClient:
             gate=self._gate,
             on_event=on_event,
         )
+        self._reader = LibraryReader(self._caller, self._namespace, self._max_concurrency)
+        self._editor = PlaylistEditor(self._caller, self._reader, self._namespace, retry)
         self._coalescers: dict[Action, Coalescer] = {
             action: Coalescer(
                 action,

@@ -10,6 +10,7 @@ raised to callers, nor chained to what is.
 
     GrooveError
     ├── AuthenticationError      401 that a token refresh could not cure (raised; has .partial)
+    ├── PlaylistConflictError    someone else edited a playlist during an edit (raised; .partial)
     └── BatchError               one POST failed; becomes FAILED/REJECTED items, not raised
         ├── HTTPStatusError      a non-200 status (status, code, retry_after, transient)
         ├── TransportError       connection refused/dropped, timeout, oversized body
@@ -36,6 +37,7 @@ __all__ = [
     "DecodeError",
     "GrooveError",
     "HTTPStatusError",
+    "PlaylistConflictError",
     "ResultMismatchError",
     "TransportError",
 ]
@@ -198,3 +200,33 @@ def _rebuild_auth_error(
     message: str, status: int | None, code: str | None, partial: BulkResult | None
 ) -> AuthenticationError:
     return AuthenticationError(message, status=status, code=code, partial=partial)
+
+
+class PlaylistConflictError(GrooveError):
+    """A playlist edit could not go on without papering over someone else's edit.
+
+    Raised when the playlist holds other entries than the edit expects (someone else added or
+    removed entries meanwhile), or when the collection kept changing under every attempt.
+
+    Attributes:
+        partial: for an append, a :class:`~groove_async.BulkResult` with one result per input:
+            what was added (SUCCEEDED with its entry ID), the chunk in flight FAILED
+            (``CONCURRENT_EDIT``: its outcome is unknown), the rest NOT_SENT; else ``None``.
+        chunk_sent: whether the chunk in flight had gone out when the conflict was found.
+    """
+
+    def __init__(
+        self, message: str, *, partial: BulkResult | None = None, chunk_sent: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.partial = partial
+        self.chunk_sent = chunk_sent
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_conflict, (str(self), self.partial, self.chunk_sent))
+
+
+def _rebuild_conflict(
+    message: str, partial: BulkResult | None, chunk_sent: bool
+) -> PlaylistConflictError:
+    return PlaylistConflictError(message, partial=partial, chunk_sent=chunk_sent)

@@ -11,7 +11,17 @@ from typing import overload
 
 import attrs
 
-__all__ = ["BulkResult", "Columns", "ErrorInfo", "Outcome", "TrackResult", "count_outcomes"]
+__all__ = [
+    "BulkResult",
+    "Columns",
+    "ErrorInfo",
+    "LibraryTrack",
+    "Outcome",
+    "Playlist",
+    "PlaylistResult",
+    "TrackResult",
+    "count_outcomes",
+]
 
 
 class Outcome(enum.StrEnum):
@@ -309,3 +319,54 @@ def count_outcomes(outcomes: list[Outcome] | None, size: int) -> dict[Outcome, i
         for outcome in outcomes:
             counts[outcome] += 1
     return counts
+
+
+@attrs.frozen(slots=True)
+class LibraryTrack:
+    """A track of the user's library or of one of their playlists, as the service lists it.
+
+    Attributes:
+        id: the collection ID (library) or the playlist-entry ID (playlist).
+        catalog_id: the catalog ID (``music.<GUID>``), recovered from the track's ``Link``
+            (spec section 9.2: reads never give it otherwise); ``None`` when the link is absent
+            or unreadable.
+        name: the track's name, if the service gave one.
+    """
+
+    id: str
+    catalog_id: str | None = None
+    name: str | None = None
+
+
+@attrs.frozen(slots=True)
+class Playlist:
+    """One of the user's playlists, as the service lists it.
+
+    Attributes:
+        id: the playlist ID (the browse form ``music.AQM...`` or the edit form
+            ``music.playlist.<guid>``; the service accepts both).
+        name: its name.
+        track_count: how many entries it holds.
+        is_published: whether it is published, if the service said.
+    """
+
+    id: str
+    name: str
+    track_count: int
+    is_published: bool | None = None
+
+
+@attrs.frozen(slots=True)
+class PlaylistResult:
+    """What :meth:`~groove_async.GrooveClient.create_playlist` made.
+
+    Attributes:
+        id: the new playlist's ID (``music.playlist.<guid>``).
+        name: its name.
+        tracks: one result per track asked for, in input order; a success's ``id`` is its
+            playlist-entry ID.
+    """
+
+    id: str
+    name: str
+    tracks: BulkResult = attrs.field(eq=False)

@@ -1,0 +1,146 @@
+"""The public methods of :class:`~groove_async.GrooveClient` for playlists and the library read
+back (spec section 9): argument checks here, the work in :mod:`groove_async._playlists` and
+:mod:`groove_async._library`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable
+
+from ._checks import check_iterable
+from ._ids import IdValidator
+from ._library import LibraryReader
+from ._models import BulkResult, LibraryTrack, Playlist, PlaylistResult
+from ._playlists import MAX_NAME_LENGTH, PlaylistEditor
+
+__all__ = ["LibraryMethods"]
+
+
+class LibraryMethods:
+    """Playlists and the library read back; mixed into :class:`~groove_async.GrooveClient`."""
+
+    _editor: PlaylistEditor
+    _reader: LibraryReader
+    _validator: IdValidator
+    _namespace: str
+    _check_open: Callable[[], None]
+
+    async def create_playlist(
+        self,
+        name: str,
+        track_ids: Iterable[str] | AsyncIterable[str] = (),
+        *,
+        published: bool = False,
+    ) -> PlaylistResult:
+        """Create a playlist holding ``track_ids`` in order, each exactly once.
+
+        Any number of tracks (chunks of 100 go one after another); repeats in the input are
+        kept. After a failure whose outcome is unknown the client reads the playlist back
+        before going on, so nothing is added twice, and while the playlist is being created it
+        carries a provisional name (``name`` and a random marker) so that a lost answer cannot
+        make two playlists.
+
+        Args:
+            name: 1 to 256 characters.
+            track_ids: catalog IDs (``music.<GUID>``), read and checked before any request.
+            published: whether the playlist is published.
+
+        Returns:
+            The playlist's ID and name, and one result per track (a success's ``id`` is its
+            playlist-entry ID).
+
+        Raises:
+            TypeError, ValueError: a bad name or track ID (nothing is sent).
+            PlaylistConflictError: someone else edited the playlist meanwhile.
+            AuthenticationError: the token was refused and could not be refreshed.
+            BatchError: a request failed for good (a refusal, or the retries were spent).
+        """
+        self._check_open()
+        _check_name(name)
+        if not isinstance(published, bool):
+            raise TypeError(f"published must be a bool, not {type(published).__name__}")
+        ids = await self._checked(track_ids)
+        return await self._editor.create(name, ids, published=published)
+
+    async def add_to_playlist(
+        self, playlist_id: str, track_ids: Iterable[str] | AsyncIterable[str]
+    ) -> BulkResult:
+        """Append ``track_ids`` to a playlist, in order, each exactly once.
+
+        Args:
+            playlist_id: either form of the playlist's ID (``music.playlist.<guid>`` or the
+                browse form ``music.AQM...``).
+            track_ids: catalog IDs, read and checked before any request.
+
+        Returns:
+            One result per input, in input order; a success's ``id`` is its entry ID.
+
+        Raises:
+            TypeError, ValueError: a bad playlist or track ID (nothing is sent).
+            PlaylistConflictError: someone else edited the playlist meanwhile; ``partial``
+                holds one result per input.
+            AuthenticationError, BatchError: as :meth:`create_playlist`.
+        """
+        self._check_open()
+        self._check_playlist_id(playlist_id)
+        ids = await self._checked(track_ids)
+        return await self._editor.append(playlist_id, ids)
+
+    async def delete_playlist(self, playlist_id: str) -> None:
+        """Delete a playlist (either form of its ID).
+
+        Raises:
+            HTTPStatusError: the service refused (404 ``COLLECTION_NO_RESULT``: no such playlist).
+        """
+        self._check_open()
+        self._check_playlist_id(playlist_id)
+        await self._editor.delete(playlist_id)
+
+    def iter_playlists(self) -> AsyncGenerator[Playlist, None]:
+        """The user's playlists, newest first; pages fetched concurrently under the client's
+        bound, sized from the profile's count."""
+        self._check_open()
+        return self._reader.playlists()
+
+    def iter_playlist_tracks(self, playlist_id: str) -> AsyncGenerator[LibraryTrack, None]:
+        """A playlist's entries in playlist order: ``id`` is the entry ID, ``catalog_id`` the
+        track's catalog ID (recovered from its link)."""
+        self._check_open()
+        self._check_playlist_id(playlist_id)
+        return self._reader.playlist_tracks(playlist_id)
+
+    def iter_collection_tracks(self) -> AsyncGenerator[LibraryTrack, None]:
+        """The library's tracks in the order they were added: ``id`` is the collection ID,
+        ``catalog_id`` the catalog ID (recovered from the track's link). Pages are fetched
+        concurrently under the client's bound, sized from the profile's count; a collection
+        changing meanwhile may shift them (the service's pages are offsets)."""
+        self._check_open()
+        return self._reader.collection_tracks()
+
+    async def _checked(self, track_ids: Iterable[str] | AsyncIterable[str]) -> list[str]:
+        check_iterable(track_ids)
+        if isinstance(track_ids, AsyncIterable):
+            raw: list[object] = [track_id async for track_id in track_ids]
+        else:
+            raw = list(track_ids)
+        for start in range(0, len(raw), 100):
+            self._validator.check_many(raw[start : start + 100], start)
+        return [str(track_id) for track_id in raw]
+
+    def _check_playlist_id(self, playlist_id: object) -> None:
+        if not isinstance(playlist_id, str):
+            raise TypeError(f"playlist_id must be a str, not {type(playlist_id).__name__}")
+        try:
+            self._validator.check(playlist_id)
+        except ValueError:
+            raise ValueError(
+                f"playlist_id must look like '{self._namespace}.playlist.<guid>' or "
+                f"'{self._namespace}.AQM...', got {playlist_id[:60]!r}"
+            ) from None
+
+
+def _check_name(name: object) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, not {type(name).__name__}")
+    if not 1 <= len(name) <= MAX_NAME_LENGTH:
+        raise ValueError(f"name must be 1 to {MAX_NAME_LENGTH} characters, got {len(name)}")

@@ -1,0 +1,265 @@
+"""Playlist edits, each track exactly once and in order (spec 9.1).
+
+A playlist Add appends a new entry every time (no idempotency), so the batcher's habits (chunks
+sent concurrently, blind retries) would interleave and duplicate. Here:
+
+* the chunks of one playlist go one after another (a lock per playlist); different playlists
+  proceed concurrently;
+* every edit carries the collection's ``CollectionStateToken``, read just before: an edit that
+  would land on a collection changed meanwhile gets 409 and applies nothing, so a resend can
+  never apply twice, even if an earlier attempt is committed late;
+* after an attempt whose outcome is unknown (5xx, timeout, dropped connection, unreadable
+  answer) nothing is resent blindly: the playlist is read back and, if the chunk is there, its
+  entries are taken as the answer; if not, it is sent again under a fresh token;
+* the playlist's entry count is checked before every chunk: someone else editing the same
+  playlist meanwhile raises :class:`~groove_async.PlaylistConflictError`, never papered over.
+
+Creating is made exactly-once the same way, with a name no other playlist has (the caller's name
+and a random marker) until the creation is confirmed, then the caller's name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Sequence
+from typing import Final
+
+from ._calls import Caller, OutcomeUnknown
+from ._errors import DecodeError, HTTPStatusError, PlaylistConflictError
+from ._ids import normalise_id
+from ._library import LibraryReader
+from ._library_wire import EditResult, edit_playlist_id, playlist_action, read_edit
+from ._models import BulkResult, Columns, ErrorInfo, LibraryTrack, Outcome, PlaylistResult
+from ._retry import RetryPolicy
+
+__all__ = ["MAX_NAME_LENGTH", "PlaylistEditor"]
+
+#: The most track actions per edit (spec 9.1).
+CHUNK: Final = 100
+#: A playlist name's length limit (spec 9.1).
+MAX_NAME_LENGTH: Final = 256
+
+_CONCURRENT_UPDATE: Final = 409
+_LOST: Final = ErrorInfo(
+    "NOT_ADDED",
+    "The edit was applied without this track; the service's reason was lost with its answer",
+)
+
+
+class PlaylistEditor:
+    """Creates, appends to and deletes playlists for one client (see the module docstring)."""
+
+    def __init__(
+        self, caller: Caller, reader: LibraryReader, namespace: str, policy: RetryPolicy
+    ) -> None:
+        self._caller = caller
+        self._reader = reader
+        self._namespace = namespace
+        self._policy = policy
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _path(self, action: str) -> str:
+        return f"/1/content/{self._namespace}/collection/playlists/{action}"
+
+    # -- create -----------------------------------------------------------------------------------
+
+    async def create(self, name: str, track_ids: list[str], *, published: bool) -> PlaylistResult:
+        """A new playlist named ``name`` holding ``track_ids`` in order, each once."""
+        marker = f" [groove-async {secrets.token_hex(4)}]"
+        provisional = name[: MAX_NAME_LENGTH - len(marker)] + marker
+        playlist_id = await self._create_once(provisional, published)
+        await self._rename(playlist_id, name)
+        tracks = await self.append(playlist_id, track_ids, expected=0)
+        return PlaylistResult(playlist_id, name, tracks)
+
+    async def _create_once(self, provisional: str, published: bool) -> str:
+        for round_ in range(1, self._rounds() + 1):
+            token = (await self._reader.profile()).token
+            body = playlist_action(name=provisional, published=published, state_token=token)
+            try:
+                answer = read_edit(await self._caller.post(self._path("create"), body))
+                return edit_playlist_id(self._namespace, answer.id)
+            except (OutcomeUnknown, DecodeError):
+                found = await self._find(provisional)
+                if found is not None:
+                    return found
+            except HTTPStatusError as exc:
+                if exc.status != _CONCURRENT_UPDATE:
+                    raise
+            await self._pause(round_)
+        raise PlaylistConflictError(
+            "the collection kept changing: the playlist could not be created"
+        )
+
+    async def _find(self, name: str) -> str | None:
+        async for playlist in self._reader.playlists():
+            if playlist.name == name:
+                return edit_playlist_id(self._namespace, playlist.id)
+        return None
+
+    async def _rename(self, playlist_id: str, name: str) -> None:
+        body = playlist_action(playlist_id=playlist_id, name=name)
+        for _ in range(self._rounds()):
+            try:  # setting a name twice is harmless: a lost answer is simply sent again
+                await self._caller.post(self._path("update"), body)
+                return
+            except OutcomeUnknown:
+                continue
+        raise PlaylistConflictError(f"the playlist {playlist_id} could not be renamed")
+
+    # -- append -----------------------------------------------------------------------------------
+
+    async def append(
+        self, playlist_id: str, track_ids: list[str], *, expected: int | None = None
+    ) -> BulkResult:
+        """Append ``track_ids`` in order, each exactly once; one result per input.
+
+        Raises:
+            PlaylistConflictError: someone else edited the playlist meanwhile; ``partial``
+                holds the results so far (the rest NOT_SENT, or FAILED where unknown).
+        """
+        playlist_id = edit_playlist_id(self._namespace, playlist_id)
+        lock = self._locks.setdefault(playlist_id, asyncio.Lock())
+        async with lock:
+            results = Columns()
+            count = expected
+            if count is None:
+                count = (await self._reader.lookup(playlist_id))[0].track_count
+            for start in range(0, len(track_ids), CHUNK):
+                chunk = track_ids[start : start + CHUNK]
+                try:
+                    columns, count = await self._append_chunk(playlist_id, chunk, count)
+                except PlaylistConflictError as exc:
+                    exc.partial = _with_rest(results, track_ids, start, exc)
+                    raise
+                results.extend(columns)
+            return results.build()
+
+    async def _append_chunk(
+        self, playlist_id: str, chunk: list[str], count: int
+    ) -> tuple[Columns, int]:
+        for round_ in range(1, self._rounds() + 1):
+            playlist, token = await self._reader.lookup(playlist_id)
+            if playlist.track_count != count:
+                raise _conflict(playlist_id, count, playlist.track_count, sent=False)
+            body = playlist_action(playlist_id=playlist_id, state_token=token, adds=chunk)
+            try:
+                answer = read_edit(await self._caller.post(self._path("update"), body))
+                return _answered(chunk, answer, count)
+            except (OutcomeUnknown, DecodeError):  # an unreadable 200 leaves it unknown too
+                held = await self._applied(playlist_id, chunk, count)
+                if held is not None:
+                    return held
+            except HTTPStatusError as exc:
+                if exc.status != _CONCURRENT_UPDATE:
+                    raise
+            await self._pause(round_)
+        raise PlaylistConflictError(
+            f"the collection kept changing: could not append to {playlist_id}"
+        )
+
+    async def _applied(
+        self, playlist_id: str, chunk: list[str], count: int
+    ) -> tuple[Columns, int] | None:
+        """After an unknown outcome: the chunk's results if the playlist holds it, ``None`` if
+        nothing was applied."""
+        playlist, _ = await self._reader.lookup(playlist_id)
+        now = playlist.track_count
+        if now == count:
+            return None
+        if now < count:
+            raise _conflict(playlist_id, count, now, sent=True)
+        entries = await self._reader.entries(playlist_id, count, now)
+        columns = _matched(chunk, entries)
+        if columns is None:
+            raise _conflict(playlist_id, count, now, sent=True)
+        return columns, now
+
+    # -- delete -----------------------------------------------------------------------------------
+
+    async def delete(self, playlist_id: str) -> None:
+        """Delete a playlist; a delete retried after a lost answer that finds it gone is done."""
+        body = playlist_action(playlist_id=edit_playlist_id(self._namespace, playlist_id))
+        unknown = False
+        for _ in range(self._rounds()):
+            try:
+                await self._caller.post(self._path("delete"), body)
+                return
+            except OutcomeUnknown:
+                unknown = True
+            except HTTPStatusError as exc:
+                if not (unknown and exc.status == 404):
+                    raise
+                return
+        raise PlaylistConflictError(f"could not delete {playlist_id}")
+
+    def _rounds(self) -> int:
+        return max(self._policy.attempts, 3) * 2
+
+    async def _pause(self, round_: int) -> None:
+        if self._policy.wait:
+            await asyncio.sleep(self._policy.backoff(round_))
+
+
+def _answered(chunk: list[str], answer: EditResult, count: int) -> tuple[Columns, int]:
+    if len(answer.actions) != len(chunk):
+        # A 200 that does not answer every action: what it applied is read back instead.
+        raise DecodeError(f"{len(answer.actions)} results for {len(chunk)} track actions")
+    columns = Columns(chunk, [], [], {})
+    assert columns.outcomes is not None
+    for i, (entry, error) in enumerate(answer.actions):
+        columns.ids.append(entry)
+        columns.outcomes.append(Outcome.REJECTED if error is not None else Outcome.SUCCEEDED)
+        if error is not None:
+            columns.errors[i] = error
+    added = sum(1 for entry, error in answer.actions if error is None)
+    if columns.errors == {}:
+        columns.outcomes = None
+    return columns, count + added
+
+
+def _matched(chunk: Sequence[str], entries: list[LibraryTrack]) -> Columns | None:
+    """The chunk's results from the entries it left (its IDs in order, some perhaps refused),
+    or ``None`` when the entries are not such a subsequence of the chunk."""
+    columns = Columns(list(chunk), [None] * len(chunk), [Outcome.REJECTED] * len(chunk), {})
+    assert columns.outcomes is not None
+    position = 0
+    for entry in entries:
+        while position < len(chunk) and normalise_id(chunk[position]) != entry.catalog_id:
+            position += 1
+        if position == len(chunk):
+            return None
+        columns.ids[position] = entry.id
+        columns.outcomes[position] = Outcome.SUCCEEDED
+        position += 1
+    columns.errors = {i: _LOST for i, o in enumerate(columns.outcomes) if o is Outcome.REJECTED}
+    return columns
+
+
+def _conflict(playlist_id: str, expected: int, found: int, *, sent: bool) -> PlaylistConflictError:
+    return PlaylistConflictError(
+        f"the playlist {playlist_id} was edited by someone else: it holds {found} entries where "
+        f"{expected} were expected",
+        chunk_sent=sent,
+    )
+
+
+def _with_rest(
+    done: Columns, track_ids: list[str], start: int, exc: PlaylistConflictError
+) -> BulkResult:
+    rest = track_ids[start:]
+    chunk = rest[:CHUNK]
+    if exc.chunk_sent:  # the chunk went out and what became of it is unknown
+        done.extend(Columns.uniform(chunk, Outcome.FAILED, _UNKNOWN))
+        rest = rest[CHUNK:]
+    done.extend(Columns.uniform(rest, Outcome.NOT_SENT, _NOT_SENT))
+    return done.build()
+
+
+_UNKNOWN: Final = ErrorInfo(
+    "CONCURRENT_EDIT", "Sent, but the playlist was edited by someone else: outcome unknown"
+)
+_NOT_SENT: Final = ErrorInfo(
+    "NOT_SENT", "Not sent: the playlist was edited by someone else during the import"
+)
