@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from groove_async.cli import _demo_library, main
+from groove_async.cli import main
+from groove_async.cli.demo import _demo_library
 
 from .conftest import run_cli
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from groove_async.cli import (
+from groove_async.cli.parser import (
     EXIT_INTERRUPTED,
     EXIT_NOT_ALL_SUCCEEDED,
     EXIT_OK,

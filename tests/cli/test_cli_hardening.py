@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from groove_async import cli
-from groove_async.cli import _FileSource, _Inputs, _scan, _Splitter, main
+from groove_async.cli import main
+from groove_async.cli.inputs import _MAX_LINE, _FileSource, _Inputs, _LongLine, _scan, _Splitter
 from groove_async.testing import FaultPlan
 
 from .conftest import (
@@ -356,7 +356,7 @@ async def test_a_huge_line_is_read_in_bounded_memory_and_reported(tmp_path: Path
 
 @pytest.mark.parametrize("chunk", [1, 7, 4096, 1 << 16, 1 << 20])
 def test_the_splitter_cuts_long_lines_whatever_the_chunks(chunk: int) -> None:
-    most = cli._MAX_LINE
+    most = _MAX_LINE
     long = b"\xef\xbb\xbf  " + "é".encode() * (most // 2 + 1)  # a BOM, spaces, 2-byte chars
     limit = b"x" * most  # the longest line kept whole
     data = long + b"\nmusic.a\n" + limit + b"\n\n" + b"y" * (most + 1)  # the last: no \n
@@ -370,8 +370,8 @@ def test_the_splitter_cuts_long_lines_whatever_the_chunks(chunk: int) -> None:
 
     assert lines[1:] == ["music.a", "x" * most, "", "y" * 64 + "..."]
     assert lines[0] == "é" * 64 + "..."
-    assert isinstance(lines[0], cli._LongLine) and lines[0].length == len(long)
-    assert isinstance(lines[4], cli._LongLine) and lines[4].length == most + 1
+    assert isinstance(lines[0], _LongLine) and lines[0].length == len(long)
+    assert isinstance(lines[4], _LongLine) and lines[4].length == most + 1
 
 
 def test_a_huge_line_gets_an_invalid_input_result_with_an_excerpt(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from groove_async._journal import Journal, JournalError, JournalHeader, sha256_of
+from groove_async.cli.journal import Journal, JournalError, JournalHeader, sha256_of
 
 HEADER = JournalHeader("add", "http://127.0.0.1:8080", "ab" * 32, "ids.txt")
 

@@ -1,0 +1,174 @@
+"""The ``add`` and ``delete`` commands: from the parsed arguments to an exit status.
+
+The token is checked by the client's own rule (:func:`groove_async._auth.check_token`) and never
+printed; the input, the output and the journal are opened and checked not to be one file; then
+:func:`~groove_async.cli.importer._import` runs, and what went wrong, if anything, is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from groove_async._auth import check_token
+
+from .importer import _import, _Job, _Outcome
+from .inputs import _open_input
+from .output import _replaced_output
+from .parser import (
+    EXIT_INTERRUPTED,
+    EXIT_NOT_ALL_SUCCEEDED,
+    EXIT_OK,
+    EXIT_USAGE,
+    _report_usage_error,
+    _UsageError,
+)
+from .progress import _print_summary, _progress_mode
+
+
+def _import_command(args: argparse.Namespace) -> int:
+    """The handler of ``add`` and ``delete``."""
+    prog = f"groove-async {args.action}"
+    try:
+        token = _resolve_token(args)
+        source, scan = _open_input(args.input, journal=args.journal is not None)
+    except _UsageError as exc:
+        return _report_usage_error(prog, exc)
+    try:
+        _check_paths(args.input, args.output, args.journal)
+        total, digest = scan() if scan is not None else (None, None)
+        interactive = args.input == "-" and sys.stdin.isatty()
+        if interactive and not args.quiet:
+            print("Reading IDs from the terminal, one per line; end with Ctrl-D.", file=sys.stderr)
+        job = _Job(
+            action=args.action,
+            source=source,
+            source_name="stdin" if args.input == "-" else args.input,
+            total=total,
+            progress=_progress_mode(quiet=args.quiet, interactive=interactive),
+            output=args.output,
+            client_options={
+                "base_url": args.base_url,
+                "max_concurrency": args.concurrency,
+                "batch_size": args.batch_size,
+                "wire_format": args.format,
+            },
+            journal=args.journal,
+            input_sha256=digest,
+            rerunnable=args.input != "-",
+            same_user=args.same_user,
+        )
+        return _run(job, token, prog)
+    except _UsageError as exc:
+        return _report_usage_error(prog, exc)
+    finally:
+        source.close()
+
+
+def _resolve_token(args: argparse.Namespace) -> str:
+    """The token of ``--token`` or of the environment, checked as the client checks it.
+
+    Raises:
+        _UsageError: there is none, or the client would refuse it (the message never holds it).
+    """
+    if args.token is not None:
+        token: str = args.token.strip()
+        where = "--token"
+    else:
+        token = os.environ.get(args.token_env, "").strip()
+        where = f"the environment variable {args.token_env}"
+        if not token:
+            raise _UsageError(f"no token: pass --token, or set {args.token_env}")
+    try:
+        return check_token(token)
+    except ValueError:
+        if not token:
+            raise _UsageError("no token: --token is empty") from None
+        # Never echo the token, not even a part of it.
+        raise _UsageError(
+            f"the token in {where} holds spaces, control or non-ASCII characters"
+        ) from None
+
+
+def _check_paths(input_path: str, output: str | None, journal: str | None) -> None:
+    """Refuse an input, output, output's ``.part`` and journal that are one file (exit 2)."""
+    named = [("the input", input_path), ("--output", output), ("--journal", journal)]
+    files = [(what, Path(p)) for what, p in named if p is not None and p != "-"]
+    replaced = _replaced_output(output) if output is not None else None
+    temporary = "the temporary output file"
+    if replaced is not None:
+        files.append((temporary, replaced[1]))
+    for i, (what, path) in enumerate(files):
+        for other_what, other in files[i + 1 :]:
+            if (what, other_what) == ("--output", temporary):
+                continue  # the output and its own .part
+            if _same_file(path, other):
+                raise _UsageError(f"{what} and {other_what} are the same file: {path}")
+
+
+def _same_file(path: Path, other: Path) -> bool:
+    if os.path.realpath(path) == os.path.realpath(other):
+        return True
+    try:
+        return os.path.samefile(path, other)
+    except OSError:  # one of them does not exist (yet)
+        return False
+
+
+def _run(job: _Job, token: str, prog: str) -> int:
+    """Run an import command to its exit status (errors are printed here)."""
+    try:
+        ended = asyncio.run(_import(job, token))
+    except KeyboardInterrupt:  # before the signal handlers were installed, or on Windows
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except _UsageError as exc:
+        return _report_usage_error(prog, exc)
+    summary = sys.stderr if job.output == "-" else sys.stdout
+    if job.progress != "off":
+        _print_summary(ended.importer, ended.progress, ended.elapsed, summary)
+    return _report_end(ended, prog, quiet=job.progress == "off")
+
+
+def _report_end(ended: _Outcome, prog: str, *, quiet: bool) -> int:
+    """Print what went wrong, if anything, and return the exit status."""
+    importer = ended.importer
+    if importer.auth_error is not None:
+        print(f"{prog}: error: authentication failed: {importer.auth_error}", file=sys.stderr)
+        return EXIT_USAGE
+    if importer.input_error is not None:
+        print(f"{prog}: error: cannot read the input: {importer.input_error}", file=sys.stderr)
+    if ended.journal_error is not None:
+        print(
+            f"{prog}: error: cannot write the journal, the import was stopped: "
+            f"{ended.journal_error}",
+            file=sys.stderr,
+        )
+    output = ended.output
+    output_error = output.error if output is not None else None
+    if output is not None and output_error is not None:
+        print(
+            f"{prog}: error: cannot write the output {output.name}, the import was "
+            f"stopped: {output_error.strerror or output_error}",
+            file=sys.stderr,
+        )
+    if ended.signal is not None:
+        if not quiet:
+            unfinished = importer.total - importer.counts["SUCCEEDED"] - importer.counts["REJECTED"]
+            again = (
+                "run the same command again to resume"
+                if ended.journal is not None
+                else "use --journal to make an import resumable"
+            )
+            print(
+                f"{prog}: interrupted; {unfinished:,} of the IDs read are not finished ({again})",
+                file=sys.stderr,
+            )
+        return 128 + ended.signal
+    failed = ended.journal_error is not None or output_error is not None
+    if importer.total == importer.counts["SUCCEEDED"] and not failed:
+        return EXIT_OK
+    return EXIT_NOT_ALL_SUCCEEDED

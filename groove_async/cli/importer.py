@@ -1,0 +1,408 @@
+"""The import run shared by ``add``, ``delete`` and ``demo``.
+
+The inputs are fed to :meth:`GrooveClient.stream_add_tracks` (or ``stream_delete_tracks``) and
+each input gets one result, written in input order. Inputs finished in an earlier run (the
+journal's) and lines that are not valid IDs are admitted without being sent: they are answered
+in their own position (REJECTED with the code ``INVALID_INPUT`` for an invalid line). The first
+SIGINT/SIGTERM stops the import gracefully, the second abandons the batches in flight
+(:class:`_Signals`); either way every input read gets its result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import time
+from collections import Counter, deque
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping
+from typing import Any, Final, NamedTuple
+
+from groove_async import AuthenticationError, GrooveClient, TrackResult
+
+from .inputs import _Input, _Inputs, _Source
+from .journal import FINISHED, Journal, JournalError, JournalHeader, JournalRecord, _JournalWriter
+from .output import _Output
+from .parser import _UsageError
+from .progress import _Progress
+
+_encode: Final = json.JSONEncoder(ensure_ascii=False).encode  # built once, not per call
+
+
+class _Slot:
+    """An input waiting for its place in the output: ``text`` is its JSON line once known."""
+
+    __slots__ = ("input", "text")
+
+    def __init__(self, item: _Input) -> None:
+        self.input = item
+        self.text: str | None = None
+
+
+def _record(result: TrackResult) -> dict[str, Any]:
+    """A result as the output's (and the journal's) JSON object."""
+    error = result.error
+    return {
+        "input_id": result.input_id,
+        "id": result.id,
+        "outcome": result.outcome.value,
+        "error": None
+        if error is None
+        else {"code": error.code, "description": error.description, "message": error.message},
+    }
+
+
+def _made_up(
+    item: _Input, outcome: str, code: str, description: str, message: str | None
+) -> dict[str, Any]:
+    return {
+        "input_id": item.track_id,
+        "id": None,
+        "outcome": outcome,
+        "error": {"code": code, "description": description, "message": message},
+    }
+
+
+class _Importer:
+    """Feeds the inputs to a client stream and puts every result back in its input position.
+
+    Inputs finished in an earlier run (the journal's) and invalid lines are answered without
+    being sent; the rest go to the client, whose results come back in the order they were fed.
+    """
+
+    def __init__(
+        self,
+        action: str,
+        inputs: _Inputs,
+        *,
+        source_name: str,
+        finished: Mapping[int, JournalRecord],
+        progress: _Progress,
+        output: _Output | None,
+        journal: _JournalWriter | None,
+        rerunnable: bool,
+        on_result: Callable[[_Input, dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.action = action
+        self.inputs = inputs
+        self.source_name = source_name
+        self.finished = finished
+        self.progress = progress
+        self.output = output
+        self.journal = journal
+        self.rerunnable = rerunnable
+        self.on_result = on_result
+        self.slots: deque[_Slot] = deque()  # input order, not yet written out
+        self.waiting: deque[_Slot] = deque()  # fed to the client, awaiting results, in order
+        self.counts: Counter[str] = Counter()
+        self.codes: Counter[tuple[str, str]] = Counter()
+        self.resumed = 0
+        self.auth_error: AuthenticationError | None = None
+        self.input_error: OSError | None = None
+
+    @property
+    def total(self) -> int:
+        """Inputs answered so far."""
+        return sum(self.counts.values())
+
+    async def run(self, client: GrooveClient, stop: asyncio.Event) -> None:
+        """Send everything (or until ``stop`` is set) and answer every input fed to the client."""
+        send = client.stream_add_tracks if self.action == "add" else client.stream_delete_tracks
+        stream = send(self._feed(), stop=stop)
+        try:
+            async for result in stream:
+                self._answer(result)
+        except AuthenticationError as exc:
+            self.auth_error = exc
+            for result in exc.partial or ():
+                self._answer(result)
+        except OSError as exc:  # reading the input failed; the inputs before it are answered
+            self.input_error = exc
+        finally:
+            if isinstance(stream, AsyncGenerator):
+                await stream.aclose()
+
+    async def finish(self, *, stopped: bool, abandoned: bool) -> None:
+        """Answer what the client never answered, so every input read has its output line.
+
+        After a stop, the rest of a file is read and answered too (NOT_SENT, or its journal
+        result); stdin is not read any further.
+        """
+        while self.waiting:
+            slot = self.waiting.popleft()
+            if abandoned:
+                record = _made_up(
+                    slot.input,
+                    "FAILED",
+                    "ABANDONED",
+                    "Abandoned by a second interrupt before an answer came (it may or may not "
+                    "have been applied)",
+                    None,
+                )
+            else:
+                record = _made_up(slot.input, "NOT_SENT", "NOT_SENT", self._not_sent(), None)
+            self._settle(slot, record)
+        output_failed = self.output is not None and self.output.error is not None
+        if (stopped or self.auth_error is not None) and self.rerunnable and not output_failed:
+            async for item in self.inputs:
+                unsent = self._admit(item)
+                if unsent is not None:
+                    record = _made_up(item, "NOT_SENT", "NOT_SENT", self._not_sent(), None)
+                    self._settle(unsent, record)
+        self._drain()
+
+    def _not_sent(self) -> str:
+        if self.auth_error is not None:
+            return "Not sent: the import stopped after an authentication failure"
+        if self.input_error is not None:
+            return "Not sent: the import stopped after the input could not be read"
+        if self.output is not None and self.output.error is not None:
+            return "Not sent: the import stopped after the output could not be written"
+        return "Not sent: the import was stopped"
+
+    async def _feed(self) -> AsyncIterator[str]:
+        async for item in self.inputs:
+            slot = self._admit(item)
+            if slot is not None:
+                self.waiting.append(slot)
+                yield item.track_id
+
+    def _admit(self, item: _Input) -> _Slot | None:
+        """Queue an input's slot; answer it now if it needs no sending, else return it."""
+        slot = _Slot(item)
+        self.slots.append(slot)
+        done = self.finished.get(item.position)
+        if done is not None and done.input_id == item.track_id:
+            slot.text = done.result
+            self.resumed += 1
+            self._count(done.outcome, done.code, resumed=True)
+        elif item.problem is not None:
+            record = _made_up(
+                item,
+                "REJECTED",
+                "INVALID_INPUT",
+                f"Not a valid track ID: {item.problem}",
+                f"line {item.line} of {self.source_name}",
+            )
+            self._settle(slot, record, final=True)
+        else:
+            return slot
+        self._drain()
+        return None
+
+    def _answer(self, result: TrackResult) -> None:
+        slot = self.waiting.popleft()
+        if slot.input.track_id != result.input_id:  # the client's contract: input order
+            raise RuntimeError(
+                f"result for {result.input_id!r} arrived in the place of {slot.input.track_id!r}"
+            )
+        record = _record(result)
+        self._settle(slot, record, final=record["outcome"] in FINISHED)
+        if self.on_result is not None:
+            self.on_result(slot.input, record)
+        self._drain()
+
+    def _settle(self, slot: _Slot, record: dict[str, Any], *, final: bool = False) -> None:
+        slot.text = text = _encode(record)
+        error = record["error"]
+        self._count(record["outcome"], error["code"] if error else None)
+        if final and self.journal is not None:
+            self.journal.add(slot.input.position, text)
+
+    def _count(self, outcome: str, code: str | None, *, resumed: bool = False) -> None:
+        self.counts[outcome] += 1
+        if outcome != "SUCCEEDED":
+            self.codes[(outcome, code or "?")] += 1
+        self.progress.advance(outcome, resumed=resumed)
+
+    def _drain(self) -> None:
+        slots, output = self.slots, self.output
+        while slots and slots[0].text is not None:
+            text = slots.popleft().text
+            if output is not None and text is not None:
+                output.write(text)
+
+
+class _Job(NamedTuple):
+    """Everything ``add`` / ``delete`` / ``demo`` need to run an import."""
+
+    action: str
+    source: _Source
+    source_name: str
+    total: int | None
+    progress: str
+    output: str | None
+    client_options: Mapping[str, Any]
+    journal: str | None = None
+    input_sha256: str | None = None
+    rerunnable: bool = True
+    same_user: bool = False
+
+
+class _Outcome(NamedTuple):
+    """How an import ended."""
+
+    importer: _Importer
+    progress: _Progress
+    elapsed: float
+    signal: int | None
+    journal: Journal | None
+    journal_error: OSError | None
+    output: _Output | None = None
+
+
+async def _import(
+    job: _Job,
+    token: str,
+    on_result: Callable[[_Input, dict[str, Any]], None] | None = None,
+) -> _Outcome:
+    """Run one import: open the journal and output, stream, finish, close everything."""
+    progress = _Progress(job.progress, job.action, job.total)
+    try:
+        client = GrooveClient(token, on_event=progress.event, **job.client_options)
+    except (TypeError, ValueError) as exc:
+        raise _UsageError(str(exc)) from None
+    stop = asyncio.Event()
+    async with client:
+        journal: Journal | None = None
+        if job.journal is not None:
+            header = JournalHeader(
+                job.action, client.base_url, job.input_sha256 or "", job.source_name
+            )
+            try:
+                journal = Journal.open(job.journal, header, token=token)
+            except JournalError as exc:
+                raise _UsageError(str(exc)) from None
+            except OSError as exc:
+                raise _UsageError(f"cannot use the journal {job.journal}: {exc}") from None
+        try:
+            output = _Output(job.output, lambda _: stop.set()) if job.output is not None else None
+        except BaseException:
+            if journal is not None:
+                journal.close()
+            raise
+        writer = _JournalWriter(journal, lambda _: stop.set()) if journal is not None else None
+        finished: Mapping[int, JournalRecord] = {}
+        if journal is not None and not journal.created:
+            finished = _trusted(journal, job, progress)
+        importer = _Importer(
+            job.action,
+            _Inputs(job.source),
+            source_name=job.source_name,
+            finished=finished,
+            progress=progress,
+            output=output,
+            journal=writer,
+            rerunnable=job.rerunnable,
+            on_result=on_result,
+        )
+        progress.start()
+        started = time.monotonic()
+        signals = _Signals(stop, progress)
+        complete = False
+        try:
+            await signals.run(importer.run(client, stop))
+            await importer.finish(stopped=stop.is_set(), abandoned=signals.abandoned)
+            complete = True
+        finally:
+            try:
+                progress.close()
+                if writer is not None:
+                    await writer.close()
+                if output is not None:
+                    output.close(complete=complete)
+            finally:
+                signals.remove()
+        return _Outcome(
+            importer,
+            progress,
+            time.monotonic() - started,
+            signals.received,
+            journal,
+            writer.error if writer is not None else None,
+            output,
+        )
+
+
+def _trusted(journal: Journal, job: _Job, progress: _Progress) -> Mapping[int, JournalRecord]:
+    """The results of a resumed journal that this run keeps instead of sending them again.
+
+    All of them when the journal was written under this token, or ``--same-user`` vouches for
+    it; none (and a warning, even with ``--quiet``) when it was written under another token or
+    an unknown one: another user's results say nothing of this user's collection, and sending
+    again is safe (adds are idempotent; deletes are answered item by item).
+    """
+    count = len(journal.finished)
+    repaired = " (a line torn by a crash was dropped)" if journal.repaired else ""
+    if journal.token_matches or job.same_user or not count:
+        progress.resume(count)
+        progress.message(
+            f"Resuming from {job.journal}: {count:,} IDs finished earlier will not be sent "
+            f"again{repaired}."
+        )
+        return journal.finished
+    whose = "another token" if journal.token_matches is False else "an unrecorded token"
+    print(
+        f"groove-async {job.action}: warning: the journal {job.journal} was written under "
+        f"{whose}: its {count:,} finished IDs are sent again (if it is your own token, "
+        f"refreshed, pass --same-user to skip them){repaired}.",
+        file=sys.stderr,
+        flush=True,
+    )
+    return {}
+
+
+class _Signals:
+    """SIGINT/SIGTERM while an import runs: the first stops it gracefully, the second abandons.
+
+    Installed for the whole import, cleanup included, so that no signal lands as a
+    ``KeyboardInterrupt`` while the journal and the output are being closed.
+
+    Attributes:
+        received: the first signal's number, else ``None``.
+        abandoned: whether a second signal cancelled the import's task.
+    """
+
+    def __init__(self, stop: asyncio.Event, progress: _Progress) -> None:
+        self._stop = stop
+        self._progress = progress
+        self._loop = asyncio.get_running_loop()
+        self._task: asyncio.Task[None] | None = None
+        self._installed: list[int] = []
+        self.received: int | None = None
+        self.abandoned = False
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows, threads
+                self._loop.add_signal_handler(signum, self._on_signal, signum)
+                self._installed.append(signum)
+
+    def _on_signal(self, signum: int) -> None:
+        if self.received is None:
+            self.received = signum
+            self._stop.set()
+            self._progress.message(
+                "Stopping: batches in flight finish, the rest is not sent "
+                "(Ctrl-C again to abandon them)."
+            )
+        elif not self.abandoned and self._task is not None and not self._task.done():
+            self.abandoned = True
+            self._progress.message("Abandoning the batches in flight.")
+            self._task.cancel()
+
+    async def run(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` in a task that a second signal cancels (which is not an error here)."""
+        self._task = task = asyncio.create_task(work, name="import")
+        try:
+            await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not self.abandoned or (current is not None and current.cancelling()):
+                raise
+
+    def remove(self) -> None:
+        """Restore the default handlers."""
+        for signum in self._installed:
+            self._loop.remove_signal_handler(signum)
+        self._installed.clear()
