@@ -3,10 +3,10 @@
 It answers ``POST .../collection/add`` the way a healthy service does (one result per ID, in
 order, ``InputId`` echoed as sent, a fresh collection ID per new catalog ID, re-adds idempotent per
 token) and nothing else: no faults, no XML, no catalog check, no capacity, no delete, no
-profile. It is a bare :class:`asyncio.Protocol` with string-built JSON, 3 to 6 times cheaper
-per POST than the emulator on the machine it was written on, so that the client (not the
-server) is what a run measures. The emulator stays the reference: use this only to see what
-the client ratios are once the server is out of the way.
+profile. It is a bare :class:`asyncio.Protocol` with string-built JSON, cheaper per POST than
+any emulator, so that the client (not the server) is what a run measures. The reference server
+(``benchmarks/_bench_server.py``, the emulator's service) stays the reference: use this only to
+see what the client ratios are once the server is out of the way.
 
 Command line compatible with the part of ``groove-async serve`` that ``run.py`` uses::
 

@@ -1,15 +1,17 @@
 # ruff: noqa: RUF003  (µ and × are meant: the output is a report)
-"""Where the emulator's CPU per POST goes, under the baseline's load.
+"""Where the reference server's CPU per POST goes, under the baseline's load.
 
 ::
 
     python benchmarks/profile_server.py                      # baseline, N=100,000, latency 0, C=16
     python benchmarks/profile_server.py --scenario add_tracks --n 50000 --top 30
+    python benchmarks/profile_server.py --server emulator    # the plain emulator instead
 
-It runs ``groove-async serve`` under :mod:`cProfile` (CPU clock, so waiting in ``epoll`` is not
-counted) in its own process, pinned as in ``run.py``, drives it with one worker run, stops it
-with SIGINT (the profile is written on the way out) and prints the server's CPU per POST (from
-``/proc``, unprofiled run first), grouped costs and the top functions, per POST.
+It runs a server's ``serve`` command line (by default the benchmarks' reference server,
+``benchmarks/_bench_server.py``) under :mod:`cProfile` (CPU clock, so waiting in ``epoll`` is
+not counted) in its own process, pinned as in ``run.py``, drives it with one worker run, stops
+it with SIGINT (the profile is written on the way out) and prints the server's CPU per POST
+(from ``/proc``, unprofiled run first), grouped costs and the top functions, per POST.
 """
 
 from __future__ import annotations
@@ -19,32 +21,35 @@ import cProfile
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _processes import SERVER_LAUNCHERS, Emulator, _cores, run_worker
 from _profiles import group_profile
-from run import Emulator, _cores, run_worker
 
 _GROUPS = (
-    ("testing/_server.py:_add_documented", "emulator: bulk add of documented IDs"),
-    ("testing/_server.py:_results_json", "emulator: encode response (joined template)"),
-    ("testing/_server.py:_add", "emulator: _add (per-ID collection work)"),
-    ("testing/_server.py:_dispatch", "emulator: dispatch (routing)"),
-    ("testing/_server.py:_on_track_action", "emulator: request handler"),
-    ("testing/_server.py:sleep", "emulator: latency (shared timer)"),
-    ("testing/_server.py:_wake", "emulator: latency (shared timer)"),
-    ("testing/_server.py:_normalise_all", "emulator: normalise InputIds"),
-    ("testing/_server.py:_parse_track_ids", "emulator: parse request (incl. json.loads)"),
-    ("testing/_server.py:_encode_body", "emulator: encode response (json)"),
-    ("testing/_server.py:_render", "emulator: build web.Response"),
-    ("testing/_server.py", "emulator: other handler code"),
+    ("_bench_server.py:_add_documented", "server: bulk add of documented IDs"),
+    ("_bench_server.py:results_json", "server: encode response (joined template)"),
+    ("_bench_server.py:_read_track_ids", "server: parse request (orjson)"),
+    ("_bench_server.py:sleep", "server: latency (shared timer)"),
+    ("_bench_server.py:_wake", "server: latency (shared timer)"),
+    ("_bench_server.py", "server: other benchmark-server code"),
+    ("_bench_catalog.py:documented_heads", "server: catalog check"),
+    ("_bench_catalog.py", "server: mint_collection_id"),
+    ("testing/_service.py:_add", "emulator: _add (per-ID collection work)"),
+    ("testing/_service.py:_track_action", "emulator: request handler"),
+    ("testing/_service.py:receive", "emulator: request handler"),
+    ("testing/_service.py", "emulator: other service code"),
+    ("testing/_http.py", "emulator: routing"),
+    ("testing/_codec.py", "emulator: parse and encode (json, xml)"),
+    ("testing/_state.py", "emulator: users and tokens"),
+    ("testing/_server.py", "emulator: aiohttp adapter"),
     ("testing/_catalog.py:mint_collection_id", "emulator: mint_collection_id"),
+    ("testing/_catalog.py:encode_collection_id", "emulator: mint_collection_id"),
     ("testing/_catalog.py:normalise_id", "emulator: normalise_id"),
     ("testing/_catalog.py:is_documented_track_id", "emulator: catalog check"),
-    ("testing/_catalog.py:documented_heads", "emulator: catalog check"),
-    ("testing/_catalog.py:mint_collection_ids", "emulator: mint_collection_id"),
-    ("testing/_catalog.py:_encode_documented", "emulator: mint_collection_id"),
     ("testing/_faults.py", "emulator: fault plan (roll, delay)"),
     ("aiohttp/web_protocol", "aiohttp.web: protocol, request loop"),
     ("aiohttp/web_request", "aiohttp.web: Request objects"),
@@ -79,9 +84,14 @@ _BUILTINS = (
 )
 
 
-def child(out: str, argv: list[str]) -> int:
-    """Run the command line under cProfile with a CPU clock; write the profile on exit."""
-    from groove_async.cli import main
+def child(out: str, server: str, argv: list[str]) -> int:
+    """Run a server's command line under cProfile with a CPU clock; write the profile on exit."""
+    main: Callable[[list[str]], int]
+    if server == "bench":
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from benchmarks._bench_server import main
+    else:
+        from groove_async.cli import main
 
     profiler = cProfile.Profile(time.process_time)
     profiler.enable()
@@ -124,7 +134,7 @@ def report(prof: str, posts: int, top: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--child"]:
-        return child(argv[1], argv[2:])
+        return child(argv[1], argv[2], argv[3:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--scenario",
@@ -137,12 +147,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--out", help="keep the .prof file here")
     parser.add_argument("--no-pin", action="store_true")
+    parser.add_argument(
+        "--server",
+        choices=("bench", "emulator"),
+        default="bench",
+        help="bench: the benchmarks' reference server (default); emulator: groove-async serve",
+    )
     args = parser.parse_args(argv)
     worker_core, server_core = (None, None) if args.no_pin else _cores()
     common = {"n": args.n, "concurrency": args.concurrency, "tasks": 10_000, "core": worker_core}
 
     # 1. Unprofiled: the server's real CPU per POST.
-    server = Emulator(args.latency, server_core)
+    server = Emulator(args.latency, server_core, launcher=SERVER_LAUNCHERS[args.server])
     try:
         token = server.take_token(args.n)
         cpu0 = server.cpu_seconds()
@@ -159,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     # 2. Profiled.
     out = args.out or tempfile.mktemp(suffix=".prof")  # noqa: S306
     server = Emulator(
-        args.latency, server_core, launcher=[str(Path(__file__).resolve()), "--child", out]
+        args.latency,
+        server_core,
+        launcher=[str(Path(__file__).resolve()), "--child", out, args.server],
     )
     try:
         token = server.take_token(args.n)
@@ -170,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         print(profiled["error"], file=sys.stderr)
         return 1
     print(
-        f"## emulator under {args.scenario}: N={args.n:,}, latency {args.latency * 1000:g} ms, "
+        f"## {args.server} server under {args.scenario}: N={args.n:,}, "
+        f"latency {args.latency * 1000:g} ms, "
         f"C={args.concurrency}\n\n"
         f"Unprofiled: client {plain['ids_per_s']:,.0f} IDs/s = {posts / plain['wall_s']:,.0f} "
         f"POSTs/s; server CPU "

@@ -8,41 +8,54 @@
         ...  # point your code at server.url with token "t1"
         assert server.collection("t1") == {...}
 
-The server module (and aiohttp.web with it) is imported on first use of :class:`FakeGrooveServer`
-or :class:`RequestRecord`, so that loading the pytest plugin stays cheap.
+    server = FakeGrooveServer(tokens=["t1"])  # or with no socket at all
+    async with GrooveClient("t1", base_url=server.url, transport=server.transport()) as client:
+        ...
+
+The server module (and aiohttp.web with it) is imported on first use of :class:`FakeGrooveServer`,
+and the service on first use of :class:`RequestRecord` or :class:`MemoryTransport`, so that
+loading the pytest plugin stays cheap.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._catalog import catalog_track_id
 from ._faults import FaultPlan, ScriptedResponse
 
 if TYPE_CHECKING:
-    from ._server import FakeGrooveServer, RequestRecord
+    from ._memory import MemoryTransport
+    from ._server import FakeGrooveServer
+    from ._service import RequestRecord
 
 __all__ = [
     "FakeGrooveServer",
     "FaultPlan",
+    "MemoryTransport",
     "RequestRecord",
     "ScriptedResponse",
     "catalog_track_id",
 ]
 
-_LAZY = frozenset({"FakeGrooveServer", "RequestRecord"})
+# Where each lazily imported name lives.
+_LAZY = {
+    "FakeGrooveServer": "._server",
+    "MemoryTransport": "._memory",
+    "RequestRecord": "._service",
+}
 
 
 def __getattr__(name: str) -> Any:
-    # PEP 562: import the aiohttp.web server only when it is asked for.
-    if name in _LAZY:
-        from . import _server
-
-        value = getattr(_server, name)
+    # PEP 562: import the aiohttp.web server (or the service) only when it is asked for.
+    module = _LAZY.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module, __name__), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _LAZY)
+    return sorted(set(globals()) | set(_LAZY))

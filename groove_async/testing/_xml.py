@@ -3,7 +3,7 @@
 Written apart from the client's codec on purpose (nothing here comes from ``groove_async._wire``),
 so that one misreading of the spec cannot hide in both sides. The reader is hardened as a public
 server's must be: no DTD (hence no entity expansion and no external entities), a depth cap, and
-aiohttp's own cap on request bodies (1 MiB by default) bounding the size.
+the service's cap on request bodies (1 MiB, :data:`._http.MAX_BODY_BYTES`) bounding the size.
 """
 
 from __future__ import annotations

@@ -84,11 +84,14 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 @pytest_asyncio.fixture
 async def emulator(session: aiohttp.ClientSession) -> AsyncIterator[StartEmulator]:
-    """``await emulator(**FakeGrooveServer kwargs)`` starts a server, stopped after the test."""
+    """``await emulator(**FakeGrooveServer kwargs)`` starts a server, stopped after the test.
+
+    ``server_class`` picks a subclass of :class:`FakeGrooveServer` (the benchmarks' server).
+    """
     servers: list[FakeGrooveServer] = []
 
-    async def start(**kwargs: Any) -> Api:
-        server = FakeGrooveServer(**kwargs)
+    async def start(server_class: type[FakeGrooveServer] = FakeGrooveServer, **kwargs: Any) -> Api:
+        server = server_class(**kwargs)
         await server.start()
         servers.append(server)
         return Api(session, server)

@@ -251,43 +251,6 @@ async def test_stopping_cuts_requests_sleeping_too_long(emulator: StartEmulator)
     assert (await api.add(IDS)).status == 200
 
 
-@pytest.mark.parametrize("seed", range(5))
-async def test_the_latency_queue_wakes_each_sleeper_in_time(seed: int) -> None:
-    """The server's sleeper, under latencies that grow, repeat and shrink, and cancellations."""
-    import asyncio
-
-    from groove_async.testing._server import _Sleeper
-
-    loop = asyncio.get_running_loop()
-    sleeper = _Sleeper(loop)
-    rng = random.Random(seed)
-    late: list[float] = []
-
-    async def sleep(delay: float) -> None:
-        due = loop.time() + delay
-        await sleeper.sleep(delay)
-        late.append(loop.time() - due)
-
-    tasks = []
-    for n in range(40):
-        delay = rng.choice([0.01, 0.02, 0.02, 0.03, rng.uniform(0.001, 0.05)])
-        tasks.append(asyncio.ensure_future(sleep(0.3 if n in (3, 10) else delay)))
-        await asyncio.sleep(rng.choice([0, 0, 0.001, 0.004]))
-        if n == 12:
-            tasks[3].cancel()
-            tasks[10].cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    assert len(late) == 38
-    assert tasks[3].cancelled() and tasks[10].cancelled()
-    assert min(late) >= -1e-6  # never early
-    await asyncio.sleep(0.35)  # the cancelled ones leave the queue at their time
-    assert sleeper._timer is None and not sleeper._queue
-    pending = asyncio.ensure_future(sleeper.sleep(10))
-    sleeper.close()
-    with pytest.raises(asyncio.CancelledError):
-        await pending
-
-
 # -- the plan itself -------------------------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ def test_all_is_sorted_and_complete() -> None:
     assert set(names) == {
         "FakeGrooveServer",
         "FaultPlan",
+        "MemoryTransport",
         "RequestRecord",
         "ScriptedResponse",
         "catalog_track_id",

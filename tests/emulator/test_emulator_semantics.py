@@ -466,25 +466,7 @@ async def test_the_log_is_bounded(emulator: StartEmulator) -> None:
     assert quiet.server.requests == []
 
 
-# -- lifecycle -------------------------------------------------------------------------------
-
-
-async def test_lifecycle() -> None:
-    server = FakeGrooveServer(tokens=["lifecycle-secret"])
-    assert "stopped" in repr(server) and "lifecycle-secret" not in repr(server)
-    with pytest.raises(RuntimeError):
-        _ = server.url
-    await server.start()
-    try:
-        assert server.url.startswith("http://127.0.0.1:") and not server.url.endswith("/")
-        assert server.url in repr(server) and "lifecycle-secret" not in repr(server)
-        with pytest.raises(RuntimeError):
-            await server.start()
-    finally:
-        await server.stop()
-    await server.stop()  # twice is fine
-    async with server:  # and it can start again
-        assert server.url
+# -- construction ----------------------------------------------------------------------------
 
 
 def test_constructor_validation() -> None:

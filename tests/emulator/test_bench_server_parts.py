@@ -1,48 +1,38 @@
-"""The emulator reads JSON bodies with orjson, falling back to the stdlib: the same answers.
+"""The benchmarks' server reads JSON bodies with orjson: the same readings as the emulator.
 
-The stdlib decoder is the reference (it was the emulator's only JSON reader): for any body,
-``_parse_track_ids`` must find the same IDs and the same problem as reading it with
-``json.loads`` alone. orjson refuses what it does not take (a BOM, NaN, lone surrogates,
-UTF-16/32, deep nesting...), and the stdlib then decides; what orjson accepts it reads as the
-stdlib does, but for big integers and float rounding, which no TrackActionRequest holds.
+The emulator reads a TrackActionRequest with the standard library (the reference); the
+benchmarks' server (``benchmarks/_bench_server.py``) tries orjson first and leaves to the
+emulator's reading whatever orjson refuses (a BOM, NaN, lone surrogates, UTF-16/32, deep
+nesting...). For any body both must find the same IDs and the same problem. What orjson
+accepts it reads as the stdlib does, but for big integers and float rounding, which no
+TrackActionRequest holds. Also here: the benchmarks' shared latency timer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from benchmarks._bench_server import BenchService, Sleeper
 from groove_async.testing import catalog_track_id
-from groove_async.testing._server import _INVALID, _MISSING, _parse_track_ids
+from groove_async.testing._codec import read_track_ids
+from groove_async.testing._http import HttpRequest
 
-
-def reference(body: bytes) -> tuple[list[str] | None, str | None]:
-    """The stdlib-only reading of a JSON TrackActionRequest."""
-    if not body.strip():
-        return None, _MISSING
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        return None, _INVALID
-    if type(data) is not dict:
-        return None, _INVALID
-    ids = data.get("TrackIds")
-    if ids is None:
-        return None, _MISSING
-    if type(ids) is not list or not all(type(i) is str for i in ids):
-        return None, _INVALID
-    if not ids:
-        return ids, _MISSING
-    return ids, None
+ADD = "/1/content/music/collection/add"
+SERVICE = BenchService(
+    ["t"], catalog=None, faults=None, seed=1, hyphen_codes=False, capacity=10, log_limit=0
+)
 
 
 def check(body: bytes) -> None:
-    if body.lstrip().lstrip(b"\xef\xbb\xbf").lstrip().startswith(b"<"):
-        return  # read as XML
-    assert _parse_track_ids(body, "application/json") == reference(body), body
+    request = HttpRequest("POST", ADD, (("Content-Type", "application/json"),), body)
+    assert SERVICE._read_track_ids(request) == read_track_ids(body, "application/json"), body
 
 
 CASES = [
@@ -137,3 +127,36 @@ def test_same_reading_of_damaged_bodies(prefix: bytes, suffix: bytes) -> None:
     check(prefix + body)
     check(body + suffix)
     check(prefix + body[: len(suffix)] + suffix)
+
+
+@pytest.mark.parametrize("seed", range(5))
+async def test_the_latency_queue_wakes_each_sleeper_in_time(seed: int) -> None:
+    """The shared timer, under latencies that grow, repeat and shrink, and cancellations."""
+    loop = asyncio.get_running_loop()
+    sleeper = Sleeper(loop)
+    rng = random.Random(seed)
+    late: list[float] = []
+
+    async def sleep(delay: float) -> None:
+        due = loop.time() + delay
+        await sleeper.sleep(delay)
+        late.append(loop.time() - due)
+
+    tasks = []
+    for n in range(40):
+        delay = rng.choice([0.01, 0.02, 0.02, 0.03, rng.uniform(0.001, 0.05)])
+        tasks.append(asyncio.ensure_future(sleep(0.3 if n in (3, 10) else delay)))
+        await asyncio.sleep(rng.choice([0, 0, 0.001, 0.004]))
+        if n == 12:
+            tasks[3].cancel()
+            tasks[10].cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert len(late) == 38
+    assert tasks[3].cancelled() and tasks[10].cancelled()
+    assert min(late) >= -1e-6  # never early
+    await asyncio.sleep(0.35)  # the cancelled ones leave the queue at their time
+    assert sleeper._timer is None and not sleeper._queue
+    pending = asyncio.ensure_future(sleeper.sleep(10))
+    sleeper.close()
+    with pytest.raises(asyncio.CancelledError):
+        await pending

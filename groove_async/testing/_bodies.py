@@ -1,0 +1,116 @@
+"""Every error the emulator sends, as the contract spells it (spec sections 2 to 5).
+
+Errors are plain dicts with the wire's member names (spec section 4: ``ErrorCode``,
+``Description``, ``Message?`` and nothing else; absent members are omitted, never null), built
+once per server because the spelling of their codes is a server setting (spec section 5).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from ._catalog import NAMESPACE
+
+__all__ = ["GATEWAY_504_PAGE", "NON_JSON_BODY", "PROXY_502_PAGE", "ErrorBodies"]
+
+PROXY_502_PAGE: Final = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
+"""An error page from a proxy in front of the service (spec section 5: bodies may be HTML)."""
+
+GATEWAY_504_PAGE: Final = (
+    b"<!DOCTYPE html>\n<html><head><title>504 Gateway Time-out</title></head>\n"
+    b"<body><h1>Gateway Time-out</h1><p>The gateway did not receive a timely response from the "
+    b"upstream server.</p></body></html>\n"
+)
+"""A gateway's timeout page (spec section 5: any proxy may send a 504)."""
+
+NON_JSON_BODY: Final = b"OK"
+"""A 200 body labelled JSON (or XML) that is neither."""
+
+
+def error(code: str, description: str, message: str | None, *, hyphen: bool) -> dict[str, str]:
+    """An Error object (spec section 4); ``hyphen`` spells the code as the docs print it (5)."""
+    result = {"ErrorCode": code.replace("_", "-") if hyphen else code, "Description": description}
+    if message is not None:
+        result["Message"] = message
+    return result
+
+
+class ErrorBodies:
+    """The whole-request error bodies and the per-item errors, in one spelling."""
+
+    def __init__(self, *, hyphen: bool, capacity: int) -> None:
+        def body(code: str, description: str, message: str | None = None) -> dict[str, Any]:
+            return {"Error": error(code, description, message, hyphen=hyphen)}
+
+        # Spec section 2.
+        self.unauthorized = body(
+            "INVALID_AUTHORIZATION_HEADER",
+            "Missing or invalid authorization header",
+            "You need user authentication to use this API",
+        )
+        self.expired = body(
+            "AUTHORIZATION_TOKEN_EXPIRED",
+            "The authorization token has expired",
+            "Refresh the user token and retry",
+        )
+        # Spec section 3.1.
+        self.too_many = body(
+            "COLLECTION_INVALID_OPERATION",
+            "This operation is not supported",
+            "Number of tracks for this operation is limited to 100",
+        )
+        self.missing_ids = body(
+            "MISSING_INPUT_PARAMETER",
+            "A required input parameter is missing",
+            "TrackIds must hold at least one ID",
+        )
+        self.invalid_body = body(
+            "INVALID_INPUT_PARAMETER",
+            "An input parameter is invalid",
+            "The request body is not a TrackActionRequest: TrackIds must be a list of strings",
+        )
+        # Spec section 1: the only namespace is music.
+        self.bad_namespace = body(
+            "INVALID_INPUT_PARAMETER",
+            "An input parameter is invalid",
+            f"Unknown namespace: the only namespace is {NAMESPACE}",
+        )
+        # The statuses of spec section 5's table that a fault plan can send.
+        self.too_many_requests = body(
+            "TOO_MANY_REQUESTS", "Too many requests", "The request was throttled; retry later"
+        )
+        self.conflict = body(
+            "COLLECTION_CONCURRENT_UPDATE",
+            "The collection was updated by another operation",
+            "Retry the operation",
+        )
+        self.internal = body("INTERNAL_SERVER_ERROR", "Internal server error")
+        self.catalog_unavailable = body(
+            "CATALOG_UNAVAILABLE", "The catalog service is unavailable", "Retry later"
+        )
+        # Per-item errors (spec sections 3.1 and 3.2).
+        self.item_invalid_add = error(
+            "COLLECTION_INVALID_ID",
+            "Invalid collection id for this operation",
+            "Collection ErrorCode=ArgumentInvalid, Details=ContentId",
+            hyphen=hyphen,
+        )
+        self.item_invalid_delete = error(
+            "COLLECTION_INVALID_ID", "Invalid collection id for this operation", None, hyphen=hyphen
+        )
+        self.item_full = error(
+            "COLLECTION_FULL",
+            "The collection is full",
+            f"A collection holds at most {capacity} tracks",
+            hyphen=hyphen,
+        )
+        self.some_failed = error(
+            "COLLECTION_SOME_OPERATIONS_FAILED",
+            "Some of the operations failed",
+            None,
+            hyphen=hyphen,
+        )
