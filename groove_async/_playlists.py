@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import Sequence
 from typing import Final
 
@@ -41,6 +42,8 @@ CHUNK: Final = 100
 MAX_NAME_LENGTH: Final = 256
 
 _CONCURRENT_UPDATE: Final = 409
+#: A bound on the rounds of one step whatever the clock says (a test policy does not wait).
+_MAX_ROUNDS: Final = 10_000
 _LOST: Final = ErrorInfo(
     "NOT_ADDED",
     "The edit was applied without this track; the service's reason was lost with its answer",
@@ -74,7 +77,8 @@ class PlaylistEditor:
         return PlaylistResult(playlist_id, name, tracks)
 
     async def _create_once(self, provisional: str, published: bool) -> str:
-        for round_ in range(1, self._rounds() + 1):
+        started = time.monotonic()
+        for round_ in self._rounds():
             token = (await self._reader.profile()).token
             body = playlist_action(name=provisional, published=published, state_token=token)
             try:
@@ -87,7 +91,7 @@ class PlaylistEditor:
             except HTTPStatusError as exc:
                 if exc.status != _CONCURRENT_UPDATE:
                     raise
-            await self._pause(round_)
+            await self._pause(round_, started)
         raise PlaylistConflictError(
             "the collection kept changing: the playlist could not be created"
         )
@@ -99,14 +103,25 @@ class PlaylistEditor:
         return None
 
     async def _rename(self, playlist_id: str, name: str) -> None:
-        body = playlist_action(playlist_id=playlist_id, name=name)
-        for _ in range(self._rounds()):
-            try:  # setting a name twice is harmless: a lost answer is simply sent again
-                await self._caller.post(self._path("update"), body)
+        """Give the playlist its name: setting a name twice is harmless, so a lost answer is
+        simply sent again (up to ``RetryPolicy.attempts`` times, then its cause is raised)."""
+        await self._idempotent(playlist_action(playlist_id=playlist_id, name=name), "update")
+
+    async def _idempotent(self, body: bytes, action: str, *, gone_is_done: bool = False) -> None:
+        unknown: OutcomeUnknown | None = None
+        for _ in range(self._policy.attempts):
+            try:
+                await self._caller.post(self._path(action), body)
                 return
-            except OutcomeUnknown:
-                continue
-        raise PlaylistConflictError(f"the playlist {playlist_id} could not be renamed")
+            except OutcomeUnknown as exc:
+                unknown = exc
+            except HTTPStatusError as exc:
+                # A delete retried after a lost answer may find the playlist gone: done.
+                if gone_is_done and unknown is not None and exc.status == 404:
+                    return
+                raise
+        assert unknown is not None
+        raise unknown.cause
 
     # -- append -----------------------------------------------------------------------------------
 
@@ -139,7 +154,8 @@ class PlaylistEditor:
     async def _append_chunk(
         self, playlist_id: str, chunk: list[str], count: int
     ) -> tuple[Columns, int]:
-        for round_ in range(1, self._rounds() + 1):
+        started = time.monotonic()
+        for round_ in self._rounds():
             playlist, token = await self._reader.lookup(playlist_id)
             if playlist.track_count != count:
                 raise _conflict(playlist_id, count, playlist.track_count, sent=False)
@@ -154,7 +170,7 @@ class PlaylistEditor:
             except HTTPStatusError as exc:
                 if exc.status != _CONCURRENT_UPDATE:
                     raise
-            await self._pause(round_)
+            await self._pause(round_, started)
         raise PlaylistConflictError(
             f"the collection kept changing: could not append to {playlist_id}"
         )
@@ -179,27 +195,29 @@ class PlaylistEditor:
     # -- delete -----------------------------------------------------------------------------------
 
     async def delete(self, playlist_id: str) -> None:
-        """Delete a playlist; a delete retried after a lost answer that finds it gone is done."""
+        """Delete a playlist; a delete retried after a lost answer that finds it gone is done.
+
+        Raises:
+            HTTPStatusError: a refusal (404: no such playlist).
+            BatchError: every attempt's outcome was unknown (its last cause).
+        """
         body = playlist_action(playlist_id=edit_playlist_id(self._namespace, playlist_id))
-        unknown = False
-        for _ in range(self._rounds()):
-            try:
-                await self._caller.post(self._path("delete"), body)
-                return
-            except OutcomeUnknown:
-                unknown = True
-            except HTTPStatusError as exc:
-                if not (unknown and exc.status == 404):
-                    raise
-                return
-        raise PlaylistConflictError(f"could not delete {playlist_id}")
+        await self._idempotent(body, "delete", gone_is_done=True)
 
-    def _rounds(self) -> int:
-        return max(self._policy.attempts, 3) * 2
+    def _rounds(self) -> range:
+        """Rounds of one step: a collection that keeps changing (a 409 for every edit while
+        others write to it) is waited out up to ``RetryPolicy.timeout``, not a fixed count."""
+        return range(1, _MAX_ROUNDS + 1)
 
-    async def _pause(self, round_: int) -> None:
+    async def _pause(self, round_: int, started: float) -> None:
+        if time.monotonic() - started > self._policy.timeout:
+            raise PlaylistConflictError(
+                f"the collection kept changing for {self._policy.timeout:g}s: giving up"
+            )
         if self._policy.wait:
-            await asyncio.sleep(self._policy.backoff(round_))
+            await asyncio.sleep(self._policy.backoff(min(round_, 8)))
+        else:
+            await asyncio.sleep(0)  # let the writers we race with go on
 
 
 def _answered(chunk: list[str], answer: EditResult, count: int) -> tuple[Columns, int]:
