@@ -227,7 +227,12 @@ async def test_a_50_mb_xml_answer_is_refused_quickly(server: FakeGrooveServer) -
     policy = RetryPolicy(attempts=2).without_waiting()
     server.script(*[ScriptedResponse(200, body=huge, headers=XML)] * 2)
     started = time.monotonic()
-    async with GrooveClient("t1", base_url=server.url, wire_format="xml", retry=policy) as groove:
+    async with (  # the socket path: the aiohttp transport's body cap is what is tested
+        aiohttp.ClientSession() as session,
+        GrooveClient(
+            "t1", base_url=server.url, wire_format="xml", retry=policy, session=session
+        ) as groove,
+    ):
         result = await groove.add_tracks([catalog_id(1)])
     assert time.monotonic() - started < 3
     assert result[0].outcome is Outcome.FAILED
