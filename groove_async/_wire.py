@@ -180,7 +180,7 @@ class ItemColumns(Columns, Sequence[WireItem]):
 
 
 _NONE_TYPE: Final = type(None)
-# itemgetter, not methodcaller("get"): about 3x faster per item (no attribute lookup per call).
+# itemgetter, not methodcaller("get"): no attribute lookup per item (benchmarks/RESULTS.md).
 # A missing key raises KeyError, and any non-object item (list, string, number, null) TypeError.
 _GET_INPUT_ID: Final = operator.itemgetter("InputId")
 _GET_ID: Final = operator.itemgetter("Id")
@@ -363,8 +363,8 @@ def _load(body: bytes, content_type: str | None, cls: type, roots: Mapping[str, 
 
 
 def _load_json(body: bytes) -> Any:
-    # orjson: about 4x faster than json.loads here, which was the largest cost per ID left after
-    # the hand-tuned hook (benchmarks/). It refuses a BOM, which spec section 1 says to tolerate.
+    # orjson, not json.loads: decoding was the largest cost per ID on the hot path (the figures
+    # are in benchmarks/RESULTS.md). It refuses a BOM, which spec section 1 says to tolerate.
     if body.startswith(_BOM):
         body = body[len(_BOM) :]
     try:
