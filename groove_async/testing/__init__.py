@@ -7,6 +7,7 @@
     async with FakeGrooveServer(tokens=["t1"]) as server:
         ...  # point your code at server.url with token "t1"
         assert server.collection("t1") == {...}
+        assert [p.name for p in server.playlists("t1")] == [...]  # newest first
 
     server = FakeGrooveServer(tokens=["t1"])  # or with no socket at all
     async with GrooveClient("t1", base_url=server.url, transport=server.transport()) as client:
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from ._memory import MemoryTransport
     from ._server import FakeGrooveServer
     from ._service import RequestRecord
+    from ._state import StoredPlaylist
 
 __all__ = [
     "FakeGrooveServer",
@@ -36,6 +38,7 @@ __all__ = [
     "MemoryTransport",
     "RequestRecord",
     "ScriptedResponse",
+    "StoredPlaylist",
     "catalog_track_id",
 ]
 
@@ -44,6 +47,7 @@ _LAZY = {
     "FakeGrooveServer": "._server",
     "MemoryTransport": "._memory",
     "RequestRecord": "._service",
+    "StoredPlaylist": "._state",
 }
 
 

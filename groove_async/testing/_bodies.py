@@ -1,4 +1,4 @@
-"""Every error the emulator sends, as the contract spells it (spec sections 2 to 5).
+"""Every error the emulator sends, as the contract spells it (spec sections 2 to 5 and 9).
 
 Errors are plain dicts with the wire's member names (spec section 4: ``ErrorCode``,
 ``Description``, ``Message?`` and nothing else; absent members are omitted, never null), built
@@ -11,7 +11,20 @@ from typing import Any, Final
 
 from ._catalog import NAMESPACE
 
-__all__ = ["GATEWAY_504_PAGE", "NON_JSON_BODY", "PROXY_502_PAGE", "ErrorBodies"]
+__all__ = [
+    "GATEWAY_504_PAGE",
+    "MAX_PLAYLISTS",
+    "MAX_PLAYLIST_ENTRIES",
+    "NON_JSON_BODY",
+    "PROXY_502_PAGE",
+    "ErrorBodies",
+]
+
+MAX_PLAYLISTS: Final = 100
+"""Playlists a collection holds *(inferred, spec sections 3 and 9.1)*."""
+
+MAX_PLAYLIST_ENTRIES: Final = 1000
+"""Entries a playlist holds *(inferred, spec section 9.1)*."""
 
 PROXY_502_PAGE: Final = (
     b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
@@ -43,6 +56,8 @@ class ErrorBodies:
     """The whole-request error bodies and the per-item errors, in one spelling."""
 
     def __init__(self, *, hyphen: bool, capacity: int) -> None:
+        self.hyphen = hyphen
+
         def body(code: str, description: str, message: str | None = None) -> dict[str, Any]:
             return {"Error": error(code, description, message, hyphen=hyphen)}
 
@@ -114,3 +129,48 @@ class ErrorBodies:
             None,
             hyphen=hyphen,
         )
+        # Spec section 9.1: playlist edits.
+        self.no_playlist = body(
+            "COLLECTION_NO_RESULT", "No result was found", "The collection holds no such playlist"
+        )
+        self.stale_state = body(
+            "COLLECTION_CONCURRENT_UPDATE",
+            "The collection was updated by another operation",
+            "The CollectionStateToken is not the collection's current one",
+        )
+        self.too_many_playlists = body(
+            "COLLECTION_FULL",
+            "The collection is full",
+            f"A collection holds at most {MAX_PLAYLISTS} playlists",
+        )
+        self.playlist_full = body(
+            "COLLECTION_PLAYLIST_FULL",
+            "The playlist is full",
+            f"A playlist holds at most {MAX_PLAYLIST_ENTRIES} tracks",
+        )
+        # Spec section 9.2: reads.
+        self.bad_continuation = body(
+            "CONTINUATION_TOKEN_INVALID_ERROR", "The continuation token is invalid"
+        )
+
+    def invalid_input(self, message: str) -> dict[str, Any]:
+        """400 ``INVALID_INPUT_PARAMETER``: a parameter or body member the service cannot use."""
+        return {
+            "Error": error(
+                "INVALID_INPUT_PARAMETER",
+                "An input parameter is invalid",
+                message,
+                hyphen=self.hyphen,
+            )
+        }
+
+    def invalid_playlist_info(self, message: str) -> dict[str, Any]:
+        """400 ``COLLECTION_INVALID_PLAYLIST_INFO`` (spec 9.1): no ``Id``, a bad ``Name``."""
+        return {
+            "Error": error(
+                "COLLECTION_INVALID_PLAYLIST_INFO",
+                "The playlist information is invalid",
+                message,
+                hyphen=self.hyphen,
+            )
+        }

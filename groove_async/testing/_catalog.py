@@ -8,7 +8,11 @@ client's modules, so a bug shared by both sides of a codec cannot hide.
 * The service normalises an input ID before echoing it as ``InputId``: when the part after
   ``music.`` is a GUID it is upper-cased, anything else comes back unchanged (spec section 3.1).
 * A collection track ID is ``music.`` + URL-safe base64 without padding of 25 bytes:
-  ``01 04 1F``, 16 random bytes, the catalog GUID's first 4 bytes reversed, ``00 01``.
+  ``01 04 1F``, 16 random bytes, the catalog GUID's first 4 bytes reversed, ``00 01``. A
+  playlist-entry ID has the same layout (spec section 9.1).
+* A playlist ID comes in two forms carrying the same GUID (spec section 9.1): the edit form
+  ``music.playlist.<lower-case guid>`` and the browse form ``music.`` + URL-safe base64 without
+  padding of ``01 03`` and the GUID's 16 bytes in .NET order (``music.AQM...``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import base64
 import random
 import re
+import uuid
 from typing import Final
 
 __all__ = [
@@ -24,7 +29,11 @@ __all__ = [
     "catalog_track_id",
     "is_documented_track_id",
     "mint_collection_id",
+    "mint_playlist_guid",
     "normalise_id",
+    "parse_playlist_id",
+    "playlist_browse_id",
+    "playlist_edit_id",
 ]
 
 NAMESPACE: Final = "music"
@@ -46,6 +55,13 @@ _TRACK_ID_RE: Final = re.compile(r"music\.[0-9A-F]{8}-0100-11DB-89CA-0019B92A393
 _COLLECTION_HEAD: Final = b"\x01\x04\x1f"
 _COLLECTION_TAIL: Final = b"\x00\x01"
 _NO_GUID: Final = b"\x00\x00\x00\x00"
+
+_EDIT_PREFIX: Final = "music.playlist."
+_BROWSE_HEAD: Final = b"\x01\x03"
+_BROWSE_ID_RE: Final = re.compile(r"[A-Za-z0-9_-]{24}")
+# The third group of the GUIDs of the documentation's playlists (``d7e2d6b8-8028-00fe-...``).
+_PLAYLIST_GUID_GROUP: Final = 0x00FE
+_GROUP_SHIFT: Final = 64
 
 
 def normalise_id(raw: str) -> str:
@@ -134,3 +150,45 @@ def encode_collection_id(random_bytes: bytes, reversed_guid_head: bytes) -> str:
     """``music.`` + the unpadded URL-safe base64 of the 25-byte collection ID layout."""
     raw = _COLLECTION_HEAD + random_bytes + reversed_guid_head + _COLLECTION_TAIL
     return _PREFIX + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+# -- playlist IDs (spec section 9.1) ---------------------------------------------------------
+
+
+def mint_playlist_guid(rng: random.Random) -> uuid.UUID:
+    """Mint a new playlist's GUID: 128 random bits from the server's seeded generator, the third
+    group set to ``00fe`` as in every playlist GUID the documentation shows."""
+    bits = rng.getrandbits(128) & ~(0xFFFF << _GROUP_SHIFT)
+    return uuid.UUID(int=bits | (_PLAYLIST_GUID_GROUP << _GROUP_SHIFT))
+
+
+def playlist_edit_id(guid: uuid.UUID) -> str:
+    """The edit form of a playlist ID: ``music.playlist.<lower-case guid>`` (spec 9.1)."""
+    return f"{_EDIT_PREFIX}{guid}"
+
+
+def playlist_browse_id(guid: uuid.UUID) -> str:
+    """The browse form of a playlist ID (spec 9.1): ``music.`` + URL-safe base64 without
+    padding of ``01 03`` and the GUID's 16 bytes in .NET order (``music.AQM...``)."""
+    raw = _BROWSE_HEAD + guid.bytes_le
+    return _PREFIX + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def parse_playlist_id(raw: str) -> uuid.UUID | None:
+    """The GUID a playlist ID of either form carries (spec 9.1), or ``None`` for anything else.
+
+    The edit form's GUID is read case-insensitively; the browse form must be exactly the
+    24 characters that encode ``01 03`` and 16 bytes (so ``music.AQQ...``, a collection ID, is
+    not one).
+    """
+    if raw.startswith(_EDIT_PREFIX):
+        guid = raw[len(_EDIT_PREFIX) :]
+        if len(guid) == _GUID_LEN and _GUID_RE.fullmatch(guid):
+            return uuid.UUID(guid)
+        return None
+    if not (raw.startswith(_PREFIX) and _BROWSE_ID_RE.fullmatch(raw, _PREFIX_LEN)):
+        return None
+    decoded = base64.urlsafe_b64decode(raw[_PREFIX_LEN:])  # 24 characters: exactly 18 bytes
+    if not decoded.startswith(_BROWSE_HEAD):
+        return None
+    return uuid.UUID(bytes_le=decoded[len(_BROWSE_HEAD) :])

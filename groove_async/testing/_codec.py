@@ -1,4 +1,5 @@
-"""The emulator's wire formats: reading a TrackActionRequest, writing a response object.
+"""The emulator's wire formats: reading a TrackActionRequest or a PlaylistAction, writing a
+response object.
 
 Written apart from the client's codec on purpose (nothing here comes from ``groove_async._wire``),
 so that one misreading of the spec cannot hide in both sides. JSON is read and written with the
@@ -13,6 +14,7 @@ from typing import Any, Final
 from urllib.parse import parse_qsl
 
 from ._xml import XML_CONTENT_TYPE, XmlRequestError, encode_xml
+from ._xml import read_playlist_action as read_xml_action
 from ._xml import read_track_ids as read_xml_ids
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "MISSING",
     "XML_CONTENT_TYPE",
     "encode_body",
+    "read_playlist_action",
     "read_track_ids",
     "wants_xml",
 ]
@@ -79,6 +82,28 @@ def track_ids_of(data: object) -> tuple[list[str] | None, str | None]:
     if not ids:
         return ids, MISSING
     return ids, None
+
+
+def read_playlist_action(body: bytes, content_type: str = "") -> dict[str, Any] | None:
+    """Read a PlaylistAction (spec section 9.1) into its JSON members; ``None`` when the body is
+    not one (not JSON, not an object, not a readable XML PlaylistAction).
+
+    An empty body is an empty PlaylistAction (``{}``): what it lacks is judged by the service.
+    XML (spec section 6) when the ``Content-Type`` says so or the body starts with ``<``.
+    """
+    stripped = body.strip()
+    if not stripped:
+        return {}
+    if "xml" in content_type.lower() or _looks_like_xml(stripped):
+        try:
+            return read_xml_action(body)
+        except XmlRequestError:
+            return None
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return data if type(data) is dict else None
 
 
 def _looks_like_xml(stripped: bytes) -> bool:

@@ -1,15 +1,19 @@
 """Fault plans, scripted responses and the seeded fault decision of the emulator.
 
 A :class:`FaultPlan` says how often each kind of failure happens; the server rolls it once per
-TrackAction request with its own seeded :class:`random.Random`, which also mints collection IDs,
-so a given seed and sequence of requests always yields the same faults and the same IDs.
+``POST`` (a TrackAction request, spec section 3, or a playlist edit, section 9.1) with its own
+seeded :class:`random.Random`, which also mints collection IDs, so a given seed and sequence of
+requests always yields the same faults and the same IDs. Reads (``GET``, section 9.2) are never
+faulted.
 
-A :class:`ScriptedResponse` is an exact response for one upcoming request: the queue of them is
+A :class:`ScriptedResponse` is an exact response for one upcoming ``POST``: the queue of them is
 served first-in first-out before any fault is rolled.
 
 The failures are those the spec tells clients to expect (section 5): throttling with or without
 ``Retry-After``, transient 409/5xx statuses with their JSON bodies, empty or HTML bodies from a
-proxy, truncated bodies, dropped connections; plus a 200 whose results miss an item.
+proxy, truncated bodies, dropped connections; plus a 200 whose results miss an item. Section 9.1
+adds the failures that make an edit's outcome unknown: the server commits, then its answer is
+lost (a 5xx, a dropped connection) or comes too late.
 """
 
 from __future__ import annotations
@@ -43,11 +47,18 @@ FAULT_NAMES: Final = (
     "non_json",
     "truncated",
     "missing_item",
+    "lost_500",
+    "lost_504",
+    "lost_drop",
+    "late",
 )
 """The labels a rolled fault gets in the request log, in the order the roll tests them."""
 
-POST_PROCESSING_FAULTS: Final = frozenset({"non_json", "truncated", "missing_item"})
-"""Faults applied after the request was processed: the collection changed, the answer is bad."""
+POST_PROCESSING_FAULTS: Final = frozenset(
+    {"non_json", "truncated", "missing_item", "lost_500", "lost_504", "lost_drop", "late"}
+)
+"""Faults applied after the request was processed: the collection changed, the answer is bad,
+lost or late."""
 
 
 def _probability(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -71,9 +82,11 @@ def _optional_non_negative(
 class FaultPlan:
     """How often the emulator misbehaves, and how slowly it answers. Every knob defaults to off.
 
-    At most one fault hits a request: the server draws one uniform number per TrackAction request
-    and walks the probabilities in the order listed below, so their sum must not exceed 1.
-    Faults apply to ``collection/add`` and ``collection/delete`` only, not to the profile.
+    At most one fault hits a request: the server draws one uniform number per ``POST`` and walks
+    the probabilities in the order listed below, so their sum must not exceed 1. Faults apply to
+    every ``POST``: ``collection/add`` and ``collection/delete`` (spec section 3) and the
+    playlist edits ``collection/playlists/{create|update|delete}`` (section 9.1); never to the
+    reads (browse, lookup, profile), which only wait the plan's ``latency``.
 
     Faults that stop the request before the collection sees it (state unchanged):
 
@@ -92,15 +105,30 @@ class FaultPlan:
 
     * ``p_non_json``: 200 labelled ``application/json`` (or XML) whose body is neither.
     * ``p_truncated``: 200 whose body (JSON, or XML for an XML request) is cut in half.
-    * ``p_missing_item``: 200 whose ``TrackActionResults`` lacks one item (picked at random).
+    * ``p_missing_item``: 200 whose ``TrackActionResults`` lacks one item (picked at random);
+      a playlist edit whose answer has no ``TrackActionResults`` is answered undamaged.
+
+    Faults that commit and then lose the answer (spec section 9.1: "a server may still commit
+    and then fail to answer: the client cannot tell"); again only when the genuine answer is a
+    200, else it is sent as it is and the log shows no fault:
+
+    * ``p_lost_500``: carried out, then 500 ``INTERNAL_SERVER_ERROR``.
+    * ``p_lost_504``: carried out, then 504 with an HTML page from a gateway.
+    * ``p_lost_drop``: carried out, then the connection is closed without any response.
+    * ``p_late``: held :attr:`late_delay` seconds more (on top of the latency), then carried
+      out and answered genuinely (the log shows ``"late"`` whatever the status). A client whose
+      timeout is shorter gives up first, and the edit commits after it did.
 
     Attributes:
-        latency: seconds to wait before answering every TrackAction request (``asyncio.sleep``).
-        latency_jitter: extra uniform random delay from 0 to this many seconds.
+        latency: seconds to wait before answering every request (``asyncio.sleep``), reads
+            (browse, lookup, profile) included.
+        latency_jitter: extra uniform random delay from 0 to this many seconds, for ``POST``
+            requests only: reads draw nothing from the generator.
         retry_after: the ``Retry-After`` of 429 and 503 answers, in seconds (decimals allowed,
             sent with millisecond precision); ``None`` sends no header.
         retry_after_http_date: send ``Retry-After`` as an HTTP-date that many seconds (rounded up)
             from now instead of a number of seconds.
+        late_delay: the extra seconds a ``p_late`` request waits before it is carried out.
         seed: when not ``None``, assigning the plan to a running server (or passing it to one
             created without ``seed``) restarts the server's random stream at this seed.
     """
@@ -120,6 +148,11 @@ class FaultPlan:
     p_non_json: float = attrs.field(default=0.0, validator=_probability)
     p_html: float = attrs.field(default=0.0, validator=_probability)
     p_missing_item: float = attrs.field(default=0.0, validator=_probability)
+    p_lost_500: float = attrs.field(default=0.0, validator=_probability)
+    p_lost_504: float = attrs.field(default=0.0, validator=_probability)
+    p_lost_drop: float = attrs.field(default=0.0, validator=_probability)
+    p_late: float = attrs.field(default=0.0, validator=_probability)
+    late_delay: float = attrs.field(default=5.0, validator=_non_negative)
     seed: int | None = None
     _table: tuple[tuple[float, str], ...] = attrs.field(
         init=False, repr=False, eq=False, hash=False
@@ -138,6 +171,10 @@ class FaultPlan:
             "non_json": self.p_non_json,
             "truncated": self.p_truncated,
             "missing_item": self.p_missing_item,
+            "lost_500": self.p_lost_500,
+            "lost_504": self.p_lost_504,
+            "lost_drop": self.p_lost_drop,
+            "late": self.p_late,
         }
         table: list[tuple[float, str]] = []
         total = 0.0
@@ -162,7 +199,8 @@ class FaultPlan:
         Returns:
             The fault's name as the request log shows it (``"drop"``, ``"429"``, ``"409"``,
             ``"500"``, ``"502"``, ``"503"``, ``"504"``, ``"html"``, ``"non_json"``,
-            ``"truncated"``, ``"missing_item"``), or ``None`` for a healthy answer.
+            ``"truncated"``, ``"missing_item"``, ``"lost_500"``, ``"lost_504"``,
+            ``"lost_drop"``, ``"late"``), or ``None`` for a healthy answer.
         """
         u = rng.random()
         for threshold, name in self._table:
@@ -170,18 +208,20 @@ class FaultPlan:
                 return name
         return None
 
-    def delay(self, rng: random.Random) -> float:
+    def delay(self, rng: random.Random, fault: str | None = None) -> float:
         """Return the seconds to wait before answering (draws from ``rng`` only with jitter).
 
         Args:
             rng: the server's seeded generator.
+            fault: the fault rolled for the request; ``"late"`` adds :attr:`late_delay`.
 
         Returns:
-            ``latency`` plus a uniform random share of ``latency_jitter``.
+            ``latency`` plus a uniform random share of ``latency_jitter`` (plus ``late_delay``).
         """
+        extra = self.late_delay if fault == "late" else 0.0
         if self.latency_jitter > 0.0:
-            return self.latency + rng.uniform(0.0, self.latency_jitter)
-        return self.latency
+            return self.latency + rng.uniform(0.0, self.latency_jitter) + extra
+        return self.latency + extra
 
     def retry_after_header(self, now: float) -> str | None:
         """Return the ``Retry-After`` value to send with a 429 or 503, if any.
@@ -218,7 +258,16 @@ def _freeze_headers(value: Mapping[str, str]) -> Mapping[str, str]:
 
 @attrs.frozen
 class ScriptedResponse:
-    """An exact response for one upcoming TrackAction request (see ``FakeGrooveServer.script``).
+    """An exact response for one upcoming ``POST`` (see ``FakeGrooveServer.script``): a
+    TrackAction request (spec section 3) or a playlist edit (section 9.1).
+
+    ``ScriptedResponse(500, apply=True)`` commits the request, then answers 500;
+    ``ScriptedResponse(drop=True, apply=True)`` commits it, then drops the connection;
+    ``ScriptedResponse(200, apply=True, delay=10)`` commits it at once and answers (an empty
+    200) too late for most clients; ``ScriptedResponse(drop=True, delay=1, apply=True,
+    apply_late=True)`` commits it only when the delay is over, after a client with a shorter
+    timeout gave up; ``ScriptedResponse(429, headers={"Retry-After": "0.05"})`` throttles it
+    without applying it.
 
     Attributes:
         status: the HTTP status to send.
@@ -229,7 +278,10 @@ class ScriptedResponse:
         drop: close the connection without any response (after ``delay``).
         delay: seconds to wait before answering or dropping.
         apply: process the request into the collection first, as a real server that did the work
-            before the answer got lost (e.g. with ``drop=True`` or a 500).
+            before the answer got lost (e.g. with ``drop=True`` or a 500). The work is done
+            when the request arrives (its answer is then discarded), unless ``apply_late``.
+        apply_late: with ``apply``, do the work when ``delay`` is over, just before answering
+            (or dropping), instead of on arrival: a commit that lands after the client gave up.
     """
 
     status: int = attrs.field(default=200)
@@ -238,6 +290,12 @@ class ScriptedResponse:
     drop: bool = False
     delay: float = attrs.field(default=0.0, validator=_non_negative)
     apply: bool = False
+    apply_late: bool = attrs.field(default=False)
+
+    @apply_late.validator
+    def _check_apply_late(self, attribute: attrs.Attribute[bool], value: bool) -> None:
+        if value and not self.apply:
+            raise ValueError("apply_late=True needs apply=True")
 
     @status.validator
     def _check_status(self, attribute: attrs.Attribute[int], value: int) -> None:

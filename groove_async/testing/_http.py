@@ -6,11 +6,16 @@ the service (:meth:`~._service.GrooveService.receive`), waits the :class:`Exchan
 and sends what :meth:`Exchange.respond` returns: a :class:`Reply`, or :data:`DROP` (close the
 connection without answering).
 
-Routing follows spec section 3 (the TrackAction family) and section 9.2 (the profile):
+Routing follows spec section 3 (the TrackAction family) and section 9 (playlists and reads):
 
 * ``POST /1/content/{namespace}/collection/{add|delete}``, the action segment matched
   case-insensitively (the SDKs sent ``Add``);
-* ``GET`` (and ``HEAD``) ``/1/user/{namespace}/profile``.
+* ``POST /1/content/{namespace}/collection/playlists/{create|update|delete}``, likewise;
+* ``GET`` (and ``HEAD``) ``/1/content/{namespace}/collection/{tracks|playlists}/browse``,
+  ``/1/content/{playlistId}/lookup``,
+  ``/1/content/{playlistId}/collection/playlist/tracks/browse`` and
+  ``/1/user/{namespace}/profile``. A playlist ID is a content ID, ``{namespace}.{id}``: its
+  namespace is the part before its first dot.
 
 Each path segment is percent-decoded on its own, so ``%2F`` inside a segment never splits it.
 Any other path is 404; another method on a known path is 405 with ``Allow``. These two answers,
@@ -28,6 +33,7 @@ import attrs
 __all__ = [
     "DROP",
     "MAX_BODY_BYTES",
+    "READ_ENDPOINTS",
     "Drop",
     "Exchange",
     "HttpRequest",
@@ -42,8 +48,19 @@ MAX_BODY_BYTES: Final = 1024**2
 
 _TEXT: Final = "text/plain; charset=utf-8"
 _TRACK_ACTIONS: Final = frozenset({"add", "delete"})
-_TRACK_ACTION_METHODS: Final[tuple[str, ...]] = ("POST",)
-_PROFILE_METHODS: Final[tuple[str, ...]] = ("GET", "HEAD")
+_PLAYLIST_EDITS: Final = frozenset({"create", "update", "delete"})
+_BROWSE_KINDS: Final = frozenset({"tracks", "playlists"})
+_POST_METHODS: Final[tuple[str, ...]] = ("POST",)
+_READ_METHODS: Final[tuple[str, ...]] = ("GET", "HEAD")
+
+Endpoint = Literal[
+    "track_action", "playlist_edit", "browse", "lookup", "playlist_tracks", "profile"
+]
+
+READ_ENDPOINTS: Final[frozenset[Endpoint]] = frozenset(
+    {"browse", "lookup", "playlist_tracks", "profile"}
+)
+"""The endpoints of the read side (spec section 9.2): ``GET`` and ``HEAD``, never faulted."""
 
 
 @attrs.frozen(slots=True)
@@ -124,39 +141,70 @@ class Route:
     """Where a request goes.
 
     Attributes:
-        endpoint: ``"track_action"`` (spec section 3) or ``"profile"`` (section 9.2).
-        namespace: the namespace segment, percent-decoded (only ``music`` exists).
-        action: ``"add"`` or ``"delete"``, lower-cased; ``""`` for the profile.
+        endpoint: ``"track_action"`` (spec section 3), ``"playlist_edit"`` (9.1),
+            ``"browse"``, ``"lookup"``, ``"playlist_tracks"`` or ``"profile"`` (9.2).
+        namespace: the namespace segment, percent-decoded (only ``music`` exists); for a
+            playlist's lookup and sub-browse, the part of the playlist ID before its first dot.
+        action: lower-cased, ``"add"`` or ``"delete"`` (TrackAction), ``"create"``,
+            ``"update"`` or ``"delete"`` (playlist edit), ``"tracks"`` or ``"playlists"``
+            (browse); ``""`` for the others.
         path: the whole path, percent-decoded, without the query (for the request log).
         query: the query string, without ``?``.
+        item: the playlist ID of a lookup or sub-browse, percent-decoded; ``""`` for the others.
     """
 
-    endpoint: Literal["track_action", "profile"]
+    endpoint: Endpoint
     namespace: str
     action: str
     path: str
     query: str
+    item: str = ""
 
 
 def route(method: str, target: str) -> Route | Reply:
     """Find the endpoint of a request, or the 404 or 405 answer when there is none."""
     raw_path, _, query = target.partition("?")
     segments = [unquote(segment) for segment in raw_path.split("/")]
-    found: Route
+    found = _match(segments)
+    if found is None:
+        return _text(404, "404: Not Found")
+    endpoint, namespace, action, item = found
+    allowed = _READ_METHODS if endpoint in READ_ENDPOINTS else _POST_METHODS
+    if method not in allowed:
+        return _text(405, "405: Method Not Allowed", Allow=",".join(allowed))
+    return Route(endpoint, namespace, action, unquote(raw_path), query, item)
+
+
+def _match(segments: list[str]) -> tuple[Endpoint, str, str, str] | None:
+    """``(endpoint, namespace, action, item)`` of a path's segments, or ``None``."""
     match segments:
         case ["", "1", "content", namespace, "collection", action] if (
             namespace and action.lower() in _TRACK_ACTIONS
         ):
-            found = Route("track_action", namespace, action.lower(), unquote(raw_path), query)
-            allowed = _TRACK_ACTION_METHODS
+            return "track_action", namespace, action.lower(), ""
+        case ["", "1", "content", namespace, "collection", "playlists", action] if (
+            namespace and action.lower() in _PLAYLIST_EDITS
+        ):
+            return "playlist_edit", namespace, action.lower(), ""
+        case ["", "1", "content", namespace, "collection", kind, "browse"] if (
+            namespace and kind.lower() in _BROWSE_KINDS
+        ):
+            return "browse", namespace, kind.lower(), ""
+        case ["", "1", "content", item, "lookup"] if _is_content_id(item):
+            return "lookup", item.partition(".")[0], "", item
+        case ["", "1", "content", item, "collection", "playlist", "tracks", "browse"] if (
+            _is_content_id(item)
+        ):
+            return "playlist_tracks", item.partition(".")[0], "", item
         case ["", "1", "user", namespace, "profile"] if namespace:
-            found = Route("profile", namespace, "", unquote(raw_path), query)
-            allowed = _PROFILE_METHODS
-        case _:
-            return _text(404, "404: Not Found")
-    if method not in allowed:
-        return _text(405, "405: Method Not Allowed", Allow=",".join(allowed))
-    return found
+            return "profile", namespace, "", ""
+    return None
+
+
+def _is_content_id(segment: str) -> bool:
+    """Whether a path segment is a content ID, ``{namespace}.{id}`` (spec section 1)."""
+    namespace, dot, rest = segment.partition(".")
+    return bool(namespace and dot and rest)
 
 
 def too_large() -> Reply:

@@ -15,10 +15,12 @@ from typing import Final
 
 from aiohttp import web
 
+from ._catalog import parse_playlist_id
 from ._faults import FaultPlan, ScriptedResponse
 from ._http import MAX_BODY_BYTES, Drop, HttpRequest
 from ._memory import MemoryTransport, ServerSide
 from ._service import DEFAULT_CAPACITY, GrooveService, RequestRecord
+from ._state import StoredPlaylist, User
 
 __all__ = ["IN_MEMORY_URL", "FakeGrooveServer", "RequestRecord"]
 
@@ -44,27 +46,42 @@ class FakeGrooveServer:
         async with GrooveClient("t1", base_url=server.url, transport=server.transport()) as c:
             await c.add_tracks(ids)
 
-    Endpoints (spec section 3): ``POST /1/content/{namespace}/collection/add`` and
-    ``/collection/delete`` (action matched case-insensitively), and
-    ``GET /1/user/{namespace}/profile``. Any other path is 404, another method 405 with
-    ``Allow``.
+    Endpoints: ``POST /1/content/{namespace}/collection/add`` and ``/collection/delete``
+    (spec section 3); ``POST /1/content/{namespace}/collection/playlists/{create|update|delete}``
+    (section 9.1; both actions matched case-insensitively); ``GET``
+    ``/1/content/{namespace}/collection/{tracks|playlists}/browse``,
+    ``/1/content/{playlistId}/lookup?source=collection``,
+    ``/1/content/{playlistId}/collection/playlist/tracks/browse`` and
+    ``/1/user/{namespace}/profile`` (section 9.2). Any other path is 404, another method 405
+    with ``Allow``. The rules of the playlist edits are in :mod:`._playlists`, those of the
+    reads in :mod:`._browse`.
 
     JSON by default; XML (spec section 6) when the request sends ``Accept: application/xml``
     (or ``text/xml``) or the query holds ``contentType=xml``, for every answer the emulator
     builds, whole-request errors (401, 400, fault bodies) included. Request bodies are read as
     XML when their ``Content-Type`` says XML or they start with ``<``, with ``TrackIds`` items in
-    either form (``d2p1:string`` as documented, or ``TrackId`` as the SDKs wrote them) and root
-    in the platform namespace or the later SDK's. Scripted responses are sent exactly as given.
+    either form (``d2p1:string`` as documented, or ``TrackId`` as the SDKs wrote them), a
+    PlaylistAction's ``TrackActions`` as ``<TrackAction>`` elements, and root in the platform
+    namespace or the later SDK's. Scripted responses are sent exactly as given.
 
     Each token is one user with its own collection. With the default catalog every ID of the
     documented track shape ``music.XXXXXXXX-0100-11DB-89CA-0019B92A3933`` exists (see
     :func:`~groove_async.testing.catalog_track_id`); artists (``-0200-``) and random GUIDs do
     not. A collection holds ``capacity`` tracks: items of an add that do not fit get a per-item
     ``COLLECTION_FULL`` error (HTTP 200 with ``COLLECTION_SOME_OPERATIONS_FAILED``) while the
-    items that fit, and re-adds, succeed.
+    items that fit, and re-adds, succeed. A user has at most 100 playlists of at most 1,000
+    entries each (spec section 9.1). The collection's ``CollectionStateToken`` (the profile's
+    ``Collection.Token``) changes with every edit that changes the collection, tracks or
+    playlists; an edit carrying another token than the current one gets 409 and applies nothing.
+
+    Faults (:class:`FaultPlan`) and scripted responses (:meth:`script`) apply to every ``POST``,
+    playlist edits included: ``ScriptedResponse(500, apply=True)`` commits an edit and then
+    answers 500, the way a client's exactly-once promise is put to the test. Reads are never
+    faulted; they wait the plan's ``latency``.
 
     One seeded :class:`random.Random` rolls the faults (when a request arrives) and mints the
-    collection IDs (when it is processed, after the latency), so a given ``seed`` and a given
+    collection IDs, playlist GUIDs and entry IDs (when it is processed, after the latency), so
+    a given ``seed`` and a given
     sequence of requests always yield the same faults and the same IDs, over HTTP or in memory.
     Requests sent one after another are such a sequence; concurrent ones are as reproducible as
     the order in which they arrive.
@@ -214,10 +231,11 @@ class FakeGrooveServer:
         self._service.set_faults(plan)
 
     def script(self, *responses: ScriptedResponse) -> None:
-        """Queue exact responses for the next TrackAction requests, first in first out.
+        """Queue exact responses for the next ``POST`` requests, first in first out.
 
-        A queued response answers the next request before any fault is rolled (and without the
-        plan's latency); the queue does not apply to the profile endpoint.
+        A queued response answers the next ``POST`` (a TrackAction request or a playlist edit)
+        before any fault is rolled (and without the plan's latency); the queue does not apply
+        to the reads (browse, lookup, profile).
 
         Args:
             *responses: the responses, in the order the requests will get them.
@@ -271,7 +289,49 @@ class FakeGrooveServer:
         Raises:
             KeyError: the token is not known.
         """
-        return dict(self._service.accounts.lookup(token).user.by_catalog)
+        return dict(self._user(token).by_catalog)
+
+    def collection_order(self, token: str) -> list[str]:
+        """Return the catalog IDs of a user's collection in the order they were added (the
+        order of the tracks browse, spec section 9.2).
+
+        Raises:
+            KeyError: the token is not known.
+        """
+        return list(self._user(token).by_catalog)
+
+    def collection_state(self, token: str) -> str:
+        """Return the current ``CollectionStateToken`` of a user's collection (spec 9.1).
+
+        Raises:
+            KeyError: the token is not known.
+        """
+        return self._user(token).state_token
+
+    def playlists(self, token: str) -> list[StoredPlaylist]:
+        """Return a user's playlists, newest first (the order of the playlists browse).
+
+        Each is a frozen :class:`StoredPlaylist` snapshot: ``id`` (``music.playlist.<guid>``),
+        ``browse_id`` (``music.AQ...``), ``name``, ``is_published`` and ``entries``, the
+        ``(entry ID, catalog ID)`` pairs in playlist order.
+
+        Raises:
+            KeyError: the token is not known.
+        """
+        return [p.snapshot() for p in reversed(self._user(token).playlists.values())]
+
+    def playlist(self, token: str, playlist_id: str) -> StoredPlaylist | None:
+        """Return one of a user's playlists by either form of its ID, or ``None``.
+
+        Raises:
+            KeyError: the token is not known.
+        """
+        guid = parse_playlist_id(playlist_id)
+        found = self._user(token).playlists.get(guid) if guid is not None else None
+        return found.snapshot() if found is not None else None
+
+    def _user(self, token: str) -> User:
+        return self._service.accounts.lookup(token).user
 
     @property
     def requests(self) -> list[RequestRecord]:

@@ -2,10 +2,16 @@
 
 :class:`GrooveService` implements the server side of ``/work/shared/spec/groove-collection-api.md``
 independently of the client (nothing is imported from the client's modules, so a codec bug
-shared by both sides cannot hide). It holds all the state (users and their collections, the
-seeded random generator, the fault plan, the scripted responses, the request log) and answers
-:class:`~._http.HttpRequest` values with :class:`~._http.Exchange` values. The aiohttp server
-(:mod:`._server`) and the in-memory transport (:mod:`._memory`) are two ways of carrying them.
+shared by both sides cannot hide). It holds all the state (users with their collections and
+playlists, the seeded random generator, the fault plan, the scripted responses, the request
+log) and answers :class:`~._http.HttpRequest` values with :class:`~._http.Exchange` values. The
+aiohttp server (:mod:`._server`) and the in-memory transport (:mod:`._memory`) are two ways of
+carrying them.
+
+Every request is checked the same way first: the namespace (400), then the user (401, spec
+section 2). The ``POST`` endpoints (the TrackAction family here, spec section 3; the playlist
+edits in :mod:`._playlists`, section 9.1) go through the scripted responses and the fault plan;
+the reads (:mod:`._browse`, section 9.2) wait the plan's latency only, never faulted.
 
 Responses are built as plain dicts with the wire names and encoded in one place
 (:meth:`GrooveService._encode`): JSON, or XML when the request asks for it (spec section 6).
@@ -19,9 +25,8 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, Final
 
-import attrs
-
-from ._bodies import GATEWAY_504_PAGE, NON_JSON_BODY, PROXY_502_PAGE, ErrorBodies
+from ._bodies import GATEWAY_504_PAGE, MAX_PLAYLISTS, NON_JSON_BODY, PROXY_502_PAGE, ErrorBodies
+from ._browse import answer_read
 from ._catalog import NAMESPACE, mint_collection_id, normalise_id
 from ._codec import (
     HTML_CONTENT_TYPE,
@@ -29,11 +34,25 @@ from ._codec import (
     MISSING,
     XML_CONTENT_TYPE,
     encode_body,
+    read_playlist_action,
     read_track_ids,
     wants_xml,
 )
 from ._faults import POST_PROCESSING_FAULTS, FaultPlan, ScriptedResponse
-from ._http import DROP, MAX_BODY_BYTES, Drop, Exchange, HttpRequest, Reply, Route, route, too_large
+from ._http import (
+    DROP,
+    MAX_BODY_BYTES,
+    READ_ENDPOINTS,
+    Drop,
+    Exchange,
+    HttpRequest,
+    Reply,
+    Route,
+    route,
+    too_large,
+)
+from ._log import RequestRecord
+from ._playlists import PlaylistEditor, action_ids
 from ._state import Accounts, Token, User, catalog_predicate
 
 __all__ = ["DEFAULT_CAPACITY", "MAX_IDS", "PLAYLIST_CAPACITY", "GrooveService", "RequestRecord"]
@@ -44,43 +63,20 @@ MAX_IDS: Final = 100
 DEFAULT_CAPACITY: Final = 50_000
 """Tracks a collection holds *(inferred, spec section 3)*."""
 
-PLAYLIST_CAPACITY: Final = 100
-"""Playlists a collection holds *(inferred, spec section 3)*; the emulator has no playlists."""
+PLAYLIST_CAPACITY: Final = MAX_PLAYLISTS
+"""Playlists a collection holds *(inferred, spec sections 3 and 9.1)*."""
 
 _TRACK_ACTION_RESPONSE: Final = "TrackActionResponse"
+_PLAYLIST_ACTION_RESPONSE: Final = "PlaylistActionResponse"
+# The XML root of a read's 200 (spec section 6: the root is the response's type).
+_READ_RESPONSES: Final = {"profile": "UserProfileResponse"}
+_CONTENT_RESPONSE: Final = "ContentResponse"
+_ERROR_RESPONSE: Final = "ErrorResponse"
 
 # What a whole-request answer holds: (status, payload, the IDs read, the token's log label).
 _Processed = tuple[int, Mapping[str, Any], list[str] | None, str]
-
-
-@attrs.frozen
-class RequestRecord:
-    """One request the emulator received, as kept in :attr:`FakeGrooveServer.requests`.
-
-    Attributes:
-        method: the HTTP method.
-        path: the URL path, without the query string (which could hold a legacy token).
-        status: the status sent, or ``None`` when the connection was dropped.
-        id_count: how many IDs the body held (0 when it was not a readable TrackActionRequest).
-        ids: those IDs exactly as received.
-        time: ``time.monotonic()`` when the request arrived.
-        fault: what answered instead of the genuine response: a :class:`FaultPlan` fault
-            (``"drop"``, ``"429"``, ``"409"``, ``"500"``, ``"502"``, ``"503"``, ``"504"``,
-            ``"html"``, ``"non_json"``, ``"truncated"``, ``"missing_item"``) or ``"scripted"``;
-            ``None`` for a genuine answer.
-        token: a label for the bearer token, never the token: ``"token#N"`` for the N-th token
-            the server knows (1-based, in the order given), ``"missing"`` when no
-            ``Authorization`` header came, ``"unknown"`` for anything else.
-    """
-
-    method: str
-    path: str
-    status: int | None
-    id_count: int
-    ids: tuple[str, ...]
-    time: float
-    fault: str | None
-    token: str
+# What the gate of every request says: the user, the token's log label, or a refusal.
+_Admitted = tuple[User | None, str, tuple[int, Mapping[str, Any]] | None]
 
 
 class GrooveService:
@@ -123,6 +119,7 @@ class GrooveService:
         self.bodies = ErrorBodies(hyphen=hyphen_codes, capacity=capacity)
         self.script: deque[ScriptedResponse] = deque()
         self.log: deque[RequestRecord] = deque(maxlen=log_limit)
+        self.editor = PlaylistEditor(self.rng, self.in_catalog, self.bodies)
 
     def set_faults(self, plan: FaultPlan) -> None:
         """Use ``plan`` from the next request; a plan with a seed restarts the random stream."""
@@ -137,72 +134,108 @@ class GrooveService:
     def receive(self, request: HttpRequest) -> Exchange:
         """Take a request as it arrives; the returned exchange says when and what to answer.
 
-        What must follow the order of arrival is decided here: the scripted response taken
-        from the queue, the fault rolled and the latency drawn. The work itself (and the
-        minting of collection IDs) happens in :meth:`Exchange.respond`, after the latency.
+        A read waits the plan's ``latency`` (no jitter: reads draw nothing from the generator)
+        and is never scripted or faulted. For a ``POST``, what must follow the order of arrival
+        is decided here: the scripted response taken from the queue, the fault rolled and the
+        latency drawn. The work itself (and the minting of IDs) happens in
+        :meth:`Exchange.respond`, after the latency.
         """
         found = route(request.method, request.target)
         if isinstance(found, Reply):
             return Exchange.answered(found)
         if len(request.body) > MAX_BODY_BYTES:
             return Exchange.answered(too_large())
-        if found.endpoint == "profile":
-            return Exchange.answered(self._profile(request, found))
         arrived = time.monotonic()
+        if found.endpoint in READ_ENDPOINTS:
+            return Exchange(self.faults.latency, lambda: self._read(request, found, arrived))
         if self.script:
             return self._scripted(request, found, arrived)
         plan = self.faults
         fault = plan.roll(self.rng)
-        delay = plan.delay(self.rng)
+        delay = plan.delay(self.rng, fault)
 
         def respond() -> Reply | Drop:
-            return self._track_action(request, found, plan, fault, arrived)
+            return self._post(request, found, plan, fault, arrived)
 
         return Exchange(delay, respond)
 
-    # -- the TrackAction family (spec section 3) -------------------------------------------
+    def _admit(self, request: HttpRequest, found: Route) -> _Admitted:
+        """The checks every request passes first: the namespace (spec section 1), then the
+        user (section 2). Returns the user, the token's log label, and the refusal if any."""
+        state, label = self._authenticate(request)
+        bodies = self.bodies
+        if found.namespace != NAMESPACE:
+            return None, label, (400, bodies.bad_namespace)
+        if state is None:
+            return None, label, (401, bodies.unauthorized)
+        if state.expired:
+            return None, label, (401, bodies.expired)
+        return state.user, label, None
 
-    def _track_action(
+    # -- the POST endpoints: TrackAction (spec section 3) and playlist edits (9.1) -----------
+
+    def _post(
         self, request: HttpRequest, found: Route, plan: FaultPlan, fault: str | None, arrived: float
     ) -> Reply | Drop:
-        """Answer a TrackAction request after its latency, with the fault rolled on arrival."""
+        """Answer a ``POST`` after its latency, with the fault rolled on arrival."""
         xml = self._wants_xml(request, found)
+        type_name = _post_response(found)
         if fault is not None and fault not in POST_PROCESSING_FAULTS:
             # Failures before the service (spec section 5): the collection does not change.
-            ids = self._read_track_ids(request)[0]
+            ids = self._logged_ids(request, found)
             label = self._authenticate(request)[1]
-            answer = self._failure(fault, plan, xml)
+            answer = self._failure(fault, plan, xml, type_name)
             self._record(request, found, answer, ids, arrived, fault, label)
             return answer
         status, payload, ids, label = self._process(request, found)
-        if fault is None or status != 200:
-            answer = self._render(status, _TRACK_ACTION_RESPONSE, payload, xml)
-            fault = None
+        if fault is not None and fault != "late" and status == 200 and _damageable(fault, payload):
+            answer = self._damage(fault, type_name, payload, xml)
         else:
-            answer = self._damage(fault, payload, xml)
+            # A genuine answer; a late one (held back on arrival) keeps its label.
+            answer = self._render(status, type_name, payload, xml)
+            fault = fault if fault == "late" else None
         self._record(request, found, answer, ids, arrived, fault, label)
         return answer
 
     def _process(self, request: HttpRequest, found: Route) -> _Processed:
-        """Apply one TrackActionRequest. Whole-request errors change nothing (spec section 3.1)."""
+        """Carry out one ``POST``. Whole-request errors change nothing (spec sections 3.1, 9.1)."""
+        if found.endpoint == "playlist_edit":
+            return self._edit(request, found)
         ids, problem = self._read_track_ids(request)
+        user, label, refusal = self._admit(request, found)
+        if refusal is not None:
+            return refusal[0], refusal[1], ids, label
+        assert user is not None
         bodies = self.bodies
-        # The namespace is part of the path, checked before the user (spec section 1).
-        if found.namespace != NAMESPACE:
-            return 400, bodies.bad_namespace, ids, self._authenticate(request)[1]
-        state, label = self._authenticate(request)
-        if state is None:
-            return 401, bodies.unauthorized, ids, label
-        if state.expired:
-            return 401, bodies.expired, ids, label
         if problem is not None or ids is None:
-            refusal = bodies.missing_ids if problem == MISSING else bodies.invalid_body
-            return 400, refusal, ids, label
+            refusal_body = bodies.missing_ids if problem == MISSING else bodies.invalid_body
+            return 400, refusal_body, ids, label
         if len(ids) > MAX_IDS:
             return 400, bodies.too_many, ids, label
         if found.action == "add":
-            return 200, self._add(state.user, ids), ids, label
-        return 200, self._delete(state.user, ids), ids, label
+            return 200, self._add(user, ids), ids, label
+        return 200, self._delete(user, ids), ids, label
+
+    def _edit(self, request: HttpRequest, found: Route) -> _Processed:
+        """A playlist edit (spec section 9.1, :mod:`._playlists`)."""
+        data = read_playlist_action(request.body, request.header("Content-Type") or "")
+        ids = action_ids(data)
+        user, label, refusal = self._admit(request, found)
+        if refusal is not None:
+            return refusal[0], refusal[1], ids, label
+        assert user is not None
+        if data is None:
+            refusal_body = self.bodies.invalid_input("The request body is not a PlaylistAction")
+            return 400, refusal_body, ids, label
+        status, payload = self.editor.edit(user, found.action, data)
+        return status, payload, ids, label
+
+    def _logged_ids(self, request: HttpRequest, found: Route) -> list[str] | None:
+        """The IDs a ``POST`` carries, for the request log, without carrying it out."""
+        if found.endpoint == "playlist_edit":
+            content_type = request.header("Content-Type") or ""
+            return action_ids(read_playlist_action(request.body, content_type))
+        return self._read_track_ids(request)[0]
 
     def _add(self, user: User, ids: list[str]) -> Mapping[str, Any]:
         """collection/add (spec section 3.1): one result per input, in request order.
@@ -257,7 +290,7 @@ class GrooveService:
 
     # -- faults and scripted responses ----------------------------------------------------
 
-    def _failure(self, fault: str, plan: FaultPlan, xml: bool) -> Reply | Drop:
+    def _failure(self, fault: str, plan: FaultPlan, xml: bool, type_name: str) -> Reply | Drop:
         """A failure before the collection saw the request (spec section 5's statuses)."""
         bodies = self.bodies
         json_errors = {
@@ -269,27 +302,33 @@ class GrooveService:
         if fault == "drop":
             return DROP
         if fault in json_errors:
-            answer = self._render(int(fault), _TRACK_ACTION_RESPONSE, json_errors[fault], xml)
+            answer = self._render(int(fault), type_name, json_errors[fault], xml)
             if fault == "429":
                 return _with_retry_after(answer, plan)
             return answer
         if fault == "503":  # overloaded: no body at all
             return _with_retry_after(Reply(503, {}, b""), plan)
         if fault == "504":
-            return Reply(504, {"Content-Type": HTML_CONTENT_TYPE}, GATEWAY_504_PAGE)
+            return _gateway_timeout()
         # "html": an error page from a proxy in front of the service.
         return Reply(502, {"Content-Type": HTML_CONTENT_TYPE}, PROXY_502_PAGE)
 
-    def _damage(self, fault: str, payload: Mapping[str, Any], xml: bool) -> Reply:
-        """A 200 whose answer is damaged after the request was processed."""
+    def _damage(
+        self, fault: str, type_name: str, payload: Mapping[str, Any], xml: bool
+    ) -> Reply | Drop:
+        """The answer to a request carried out: damaged, lost or late (see :class:`FaultPlan`)."""
         if fault == "missing_item":
-            results = list(payload["TrackActionResults"])
-            del results[self.rng.randrange(len(results))]
-            damaged = {**payload, "TrackActionResults": results}
-            return self._render(200, _TRACK_ACTION_RESPONSE, damaged, xml)
+            damaged = _without_one_result(payload, self.rng)
+            return self._render(200, type_name, damaged, xml)
         if fault == "truncated":
-            body, content_type = self._encode(_TRACK_ACTION_RESPONSE, payload, xml)
+            body, content_type = self._encode(type_name, payload, xml)
             return Reply(200, {"Content-Type": content_type}, body[: len(body) // 2])
+        if fault == "lost_500":
+            return self._render(500, type_name, self.bodies.internal, xml)
+        if fault == "lost_504":
+            return _gateway_timeout()
+        if fault == "lost_drop":
+            return DROP
         # "non_json": labelled JSON (or XML), but is not.
         content_type = XML_CONTENT_TYPE if xml else JSON_CONTENT_TYPE
         return Reply(200, {"Content-Type": content_type}, NON_JSON_BODY)
@@ -297,15 +336,18 @@ class GrooveService:
     def _scripted(self, request: HttpRequest, found: Route, arrived: float) -> Exchange:
         """The next scripted response answers, after its own delay (not the plan's)."""
         scripted = self.script.popleft()
+        late = scripted.apply and scripted.apply_late
         ids: list[str] | None
-        if scripted.apply:
+        if scripted.apply and not late:
             # The server does the work; only the answer reaches (or fails to reach) the client.
             _, _, ids, label = self._process(request, found)
         else:
-            ids = self._read_track_ids(request)[0]
+            ids = self._logged_ids(request, found)
             label = self._authenticate(request)[1]
 
         def respond() -> Reply | Drop:
+            if late:
+                self._process(request, found)
             answer: Reply | Drop = DROP
             if not scripted.drop:
                 body, headers = scripted.encode()
@@ -315,47 +357,22 @@ class GrooveService:
 
         return Exchange(scripted.delay, respond)
 
-    # -- the profile (spec section 9.2) ---------------------------------------------------
+    # -- the reads (spec section 9.2) -----------------------------------------------------
 
-    def _profile(self, request: HttpRequest, found: Route) -> Reply:
-        """``GET /1/user/music/profile``: collection counts and remaining capacity.
-
-        ``Collection`` holds ``Token`` (the collection's version), ``TrackCount``,
-        ``RemainingTrackCount``, ``PlaylistCount`` and ``RemainingPlaylistCount``. Faults and
-        scripted responses do not apply here.
-        """
-        arrived = time.monotonic()
-        state, label = self._authenticate(request)
-        status: int
-        payload: dict[str, Any]
-        if found.namespace != NAMESPACE:
-            status, payload = 400, self.bodies.bad_namespace
-        elif state is None:
-            status, payload = 401, self.bodies.unauthorized
-        elif state.expired:
-            status, payload = 401, self.bodies.expired
+    def _read(self, request: HttpRequest, found: Route, arrived: float) -> Reply:
+        """A read (:mod:`._browse`) after its latency; faults and scripts do not apply."""
+        user, label, refusal = self._admit(request, found)
+        if refusal is None:
+            assert user is not None
+            status, payload = answer_read(found, user, self.bodies, self.capacity)
         else:
-            status, payload = 200, self._profile_payload(state.user)
-        type_name = "UserProfileResponse" if status == 200 else "ErrorResponse"
+            status, payload = refusal
+        type_name = _ERROR_RESPONSE
+        if status == 200:
+            type_name = _READ_RESPONSES.get(found.endpoint, _CONTENT_RESPONSE)
         answer = self._render(status, type_name, payload, self._wants_xml(request, found))
         self._record(request, found, answer, None, arrived, None, label)
         return answer
-
-    def _profile_payload(self, user: User) -> dict[str, Any]:
-        count = len(user.by_catalog)
-        version = user.version
-        return {
-            "HasSubscription": False,
-            "IsSubscriptionAvailableForPurchase": True,
-            "Culture": "en-US",
-            "Collection": {
-                "Token": f"3.0.0.0.{version}.{version}.{version}",
-                "PlaylistCount": 0,
-                "RemainingPlaylistCount": PLAYLIST_CAPACITY,
-                "TrackCount": count,
-                "RemainingTrackCount": max(0, self.capacity - count),
-            },
-        }
 
     # -- reading and writing ---------------------------------------------------------------
 
@@ -399,6 +416,43 @@ class GrooveService:
                 token=label,
             )
         )
+
+
+def _post_response(found: Route) -> str:
+    """The response type of a ``POST``, its XML root (spec section 6)."""
+    if found.endpoint == "playlist_edit":
+        return _PLAYLIST_ACTION_RESPONSE
+    return _TRACK_ACTION_RESPONSE
+
+
+def _results_of(payload: Mapping[str, Any]) -> list[Any] | None:
+    """The ``TrackActionResults`` of a TrackActionResponse or of a PlaylistActionResult."""
+    if "TrackActionResults" in payload:
+        results: list[Any] = payload["TrackActionResults"]
+        return results
+    inner = payload.get("PlaylistActionResult")
+    return inner.get("TrackActionResults") if isinstance(inner, Mapping) else None
+
+
+def _damageable(fault: str, payload: Mapping[str, Any]) -> bool:
+    """Whether a fault applied after processing can hit this 200 (``missing_item`` needs an
+    item to leave out)."""
+    return fault != "missing_item" or bool(_results_of(payload))
+
+
+def _without_one_result(payload: Mapping[str, Any], rng: random.Random) -> Mapping[str, Any]:
+    """The answer with one of its ``TrackActionResults`` (picked at random) left out."""
+    results = list(_results_of(payload) or ())
+    del results[rng.randrange(len(results))]
+    if "TrackActionResults" in payload:
+        return {**payload, "TrackActionResults": results}
+    inner = payload["PlaylistActionResult"]
+    return {**payload, "PlaylistActionResult": {**inner, "TrackActionResults": results}}
+
+
+def _gateway_timeout() -> Reply:
+    """A gateway's 504 page (spec section 5: any proxy may send a 504)."""
+    return Reply(504, {"Content-Type": HTML_CONTENT_TYPE}, GATEWAY_504_PAGE)
 
 
 def _with_retry_after(answer: Reply, plan: FaultPlan) -> Reply:

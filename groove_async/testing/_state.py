@@ -1,4 +1,5 @@
-"""What the emulated service stores: users, their collections, and the tokens that name them.
+"""What the emulated service stores: users, their collections and playlists, and the tokens
+that name them.
 
 Each bearer token is one user with one collection (spec section 2), unless a token is added as
 another name of a known user (a refreshed token). The tokens themselves are dict keys only:
@@ -7,32 +8,97 @@ logs and reprs show a label (``token#N``), never a token.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Collection, Iterable
 from typing import Final
 
-from ._catalog import is_documented_track_id, normalise_id
+import attrs
 
-__all__ = ["Accounts", "Token", "User", "catalog_predicate"]
+from ._catalog import is_documented_track_id, normalise_id, playlist_browse_id, playlist_edit_id
+
+__all__ = ["Accounts", "PlaylistState", "StoredPlaylist", "Token", "User", "catalog_predicate"]
 
 MISSING_LABEL: Final = "missing"
 UNKNOWN_LABEL: Final = "unknown"
 
 
+@attrs.frozen
+class StoredPlaylist:
+    """One playlist as the server holds it (:meth:`FakeGrooveServer.playlists`), a snapshot.
+
+    Attributes:
+        id: the edit form of its ID, ``music.playlist.<lower-case guid>`` (spec section 9.1).
+        browse_id: the browse form of the same ID, ``music.AQ...``.
+        name: its name.
+        is_published: whether it is published (``False`` unless an edit said otherwise).
+        entries: ``(entry ID, catalog ID)`` per entry, in playlist order; the catalog ID is
+            normalised (GUID upper-cased) as the service echoes it.
+    """
+
+    id: str
+    browse_id: str
+    name: str
+    is_published: bool
+    entries: tuple[tuple[str, str], ...]
+
+
+class PlaylistState:
+    """One playlist of a user (spec section 9.1): its GUID, name, flag and entries."""
+
+    __slots__ = ("entries", "guid", "is_published", "name")
+
+    def __init__(self, guid: uuid.UUID, name: str, is_published: bool) -> None:
+        self.guid = guid
+        self.name = name
+        self.is_published = is_published
+        #: ``(entry ID, catalog ID)`` per entry, in playlist order.
+        self.entries: list[tuple[str, str]] = []
+
+    def snapshot(self) -> StoredPlaylist:
+        """A frozen copy, for tests."""
+        return StoredPlaylist(
+            id=playlist_edit_id(self.guid),
+            browse_id=playlist_browse_id(self.guid),
+            name=self.name,
+            is_published=self.is_published,
+            entries=tuple(self.entries),
+        )
+
+
 class User:
-    """One user's collection (spec section 3).
+    """One user's collection (spec sections 3 and 9).
 
     Attributes:
         by_catalog: catalog ID (normalised) -> collection ID, in the order the tracks were added.
         by_collection: collection ID -> catalog ID, the way back (delete takes collection IDs).
-        version: bumped by every request that changed the collection (the profile's ``Token``).
+        playlists: GUID -> playlist, in the order the playlists were created.
+        version: bumped by every request that changed the collection, tracks or playlists;
+            :attr:`state_token` spells it.
     """
 
-    __slots__ = ("by_catalog", "by_collection", "version")
+    __slots__ = ("_listed", "by_catalog", "by_collection", "playlists", "version")
 
     def __init__(self) -> None:
         self.by_catalog: dict[str, str] = {}
         self.by_collection: dict[str, str] = {}
+        self.playlists: dict[uuid.UUID, PlaylistState] = {}
         self.version = 0
+        self._listed: tuple[int, list[tuple[str, str]]] = (0, [])
+
+    def tracks(self) -> list[tuple[str, str]]:
+        """``(catalog ID, collection ID)`` per track, in the order added: what the tracks
+        browse pages through (spec section 9.2). The caller must not modify it."""
+        version, listed = self._listed
+        if version != self.version or len(listed) != len(self.by_catalog):
+            listed = list(self.by_catalog.items())
+            self._listed = (self.version, listed)
+        return listed
+
+    @property
+    def state_token(self) -> str:
+        """The ``CollectionStateToken`` (spec section 9.1): one opaque version string for the
+        whole collection, changed by every committed edit that changed something."""
+        return f"3.0.1.1.7.7.{self.version}"
 
     def owner(self, collection_id: str) -> str | None:
         """The catalog ID whose collection ID this is, or None when no track has it."""

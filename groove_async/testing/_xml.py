@@ -1,4 +1,5 @@
-"""The emulator's XML (spec section 6): a writer for its response dicts, a reader for requests.
+"""The emulator's XML (spec section 6): a writer for its response dicts, readers for requests
+(TrackActionRequest, spec section 4, and PlaylistAction, spec section 9.1).
 
 Written apart from the client's codec on purpose (nothing here comes from ``groove_async._wire``),
 so that one misreading of the spec cannot hide in both sides. The reader is hardened as a public
@@ -9,7 +10,7 @@ the service's cap on request bodies (1 MiB, :data:`._http.MAX_BODY_BYTES`) bound
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final, NoReturn
 from xml.parsers import expat
 
@@ -17,6 +18,7 @@ __all__ = [
     "XML_CONTENT_TYPE",
     "XmlRequestError",
     "encode_xml",
+    "read_playlist_action",
     "read_track_ids",
 ]
 
@@ -30,8 +32,19 @@ _ARRAYS: Final = "http://schemas.microsoft.com/2003/10/Serialization/Arrays"
 _ROOT_NAMESPACES: Final = frozenset({_PLATFORM, _SDK})
 
 #: A list of objects is a wrapper holding one element per item, named after the item's type
-#: (spec section 6). Every other list the emulator sends is a WCF ``List<string>``.
-_ITEM_ELEMENTS: Final[Mapping[str, str]] = {"TrackActionResults": "TrackActionResult"}
+#: (spec section 6), found by the list's name or by ``parent/name``. Every other list the
+#: emulator sends is a WCF ``List<string>``.
+_ITEM_ELEMENTS: Final[Mapping[str, str]] = {
+    "TrackActionResults": "TrackActionResult",
+    "Tracks/Items": "Track",
+    "Playlists/Items": "Playlist",
+}
+
+# The members of a PlaylistAction read as text (spec section 9.1), and of each TrackAction.
+_ACTION_TEXT: Final = frozenset({"Id", "CollectionStateToken", "Name", "IsPublished"})
+_TRACK_ACTION_TEXT: Final = frozenset({"Id", "Action"})
+_XML_BOOLEANS: Final[Mapping[str, bool]] = {"true": True, "1": True, "false": False, "0": False}
+_NIL: Final = f"{_XSI} nil"
 
 _MAX_DEPTH: Final = 16
 
@@ -71,30 +84,34 @@ def encode_xml(type_name: str, payload: Mapping[str, Any]) -> bytes:
     return "".join(out).encode("utf-8")
 
 
-def _write_members(out: list[str], payload: Mapping[str, Any]) -> None:
+def _write_members(out: list[str], payload: Mapping[str, Any], parent: str = "") -> None:
     for name in sorted(payload):
         value = payload[name]
         if value is None:
             continue
         if isinstance(value, Mapping):
             out.append(f"<{name}>")
-            _write_members(out, value)
+            _write_members(out, value, name)
         elif isinstance(value, list):
-            item = _ITEM_ELEMENTS.get(name)
-            if item is not None:
-                out.append(f"<{name}>")
-                for element in value:
-                    out.append(f"<{item}>")
-                    _write_members(out, element)
-                    out.append(f"</{item}>")
-            elif all(type(element) is str for element in value):
-                out.append(f'<{name} xmlns:d2p1="{_ARRAYS}">')
-                out.extend(f"<d2p1:string>{_text(element)}</d2p1:string>" for element in value)
-            else:
-                raise ValueError(f"no XML item element is known for the list {name!r}")
+            _write_list(out, name, value, parent)
         else:
             out.append(f"<{name}>{_text(value)}")
         out.append(f"</{name}>")
+
+
+def _write_list(out: list[str], name: str, value: list[Any], parent: str) -> None:
+    item = _ITEM_ELEMENTS.get(name) or _ITEM_ELEMENTS.get(f"{parent}/{name}")
+    if item is not None:
+        out.append(f"<{name}>")
+        for element in value:
+            out.append(f"<{item}>")
+            _write_members(out, element, item)
+            out.append(f"</{item}>")
+    elif all(type(element) is str for element in value):
+        out.append(f'<{name} xmlns:d2p1="{_ARRAYS}">')
+        out.extend(f"<d2p1:string>{_text(element)}</d2p1:string>" for element in value)
+    else:
+        raise ValueError(f"no XML item element is known for the list {name!r}")
 
 
 def _refuse(*_: object) -> NoReturn:
@@ -160,18 +177,108 @@ def read_track_ids(body: bytes) -> list[str] | None:
         XmlRequestError: not well-formed, a DTD or entity, the wrong root, or items that are not
             plain text.
     """
+    reader = _RequestReader()
+    _parse(body, reader.start, reader.end, reader.text)
+    return reader.ids
+
+
+class _ActionReader:
+    """Collects a PlaylistAction's members from expat's events, as its JSON form holds them.
+
+    ``path`` is the names of the open elements; ``text`` collects a text member's content
+    (``None`` outside one); ``nil`` says the member being read has ``i:nil="true"``.
+    """
+
+    __slots__ = ("data", "nil", "path", "text")
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+        self.path: list[str] = []
+        self.text: list[str] | None = None
+        self.nil = False
+
+    def start(self, tag: str, attributes: dict[str, str]) -> None:
+        namespace, _, name = tag.rpartition(" ")
+        self.path.append(name)
+        depth = len(self.path)
+        if depth > _MAX_DEPTH:
+            raise XmlRequestError("elements nested too deep")
+        if self.text is not None:
+            raise XmlRequestError(f"an element inside <{self.path[-2]}>")
+        if depth == 1:
+            if name != "PlaylistAction" or namespace not in _ROOT_NAMESPACES:
+                raise XmlRequestError(f"unexpected root <{name}>")
+        elif self._is_text_member():
+            self.text = []
+            self.nil = attributes.get(_NIL) == "true"
+        elif depth == 2 and name == "TrackActions":
+            if "TrackActions" in self.data:
+                raise XmlRequestError("TrackActions appears twice")
+            self.data["TrackActions"] = []
+        elif depth == 3 and self.path[1] == "TrackActions":
+            self.data["TrackActions"].append({})
+
+    def _is_text_member(self) -> bool:
+        depth, name = len(self.path), self.path[-1]
+        if depth == 2:
+            return name in _ACTION_TEXT
+        return depth == 4 and self.path[1] == "TrackActions" and name in _TRACK_ACTION_TEXT
+
+    def end(self, _tag: str) -> None:
+        depth = len(self.path)
+        name = self.path.pop()
+        if self.text is None:
+            return
+        value = "".join(self.text)
+        self.text = None
+        target = self.data if depth == 2 else self.data["TrackActions"][-1]
+        if self.nil:
+            target.pop(name, None)
+        elif name == "IsPublished":
+            target[name] = _XML_BOOLEANS.get(value.strip(), value)
+        else:
+            target[name] = value
+
+    def characters(self, data: str) -> None:
+        if self.text is not None:
+            self.text.append(data)
+
+
+def read_playlist_action(body: bytes) -> dict[str, Any]:
+    """Read an XML PlaylistAction (spec sections 6 and 9.1) into the members its JSON form has.
+
+    ``Id``, ``CollectionStateToken`` and ``Name`` are strings; ``IsPublished`` a bool when it
+    reads as an ``xs:boolean`` (else the text, which the service refuses);
+    ``TrackActions`` a list of ``{"Id", "Action"}`` objects, one per ``<TrackAction>``. Members
+    with ``i:nil="true"`` and unknown members are left out. The root is ``PlaylistAction`` in
+    the platform namespace or the later SDK's.
+
+    Raises:
+        XmlRequestError: not well-formed, a DTD or entity, the wrong root, or markup inside a
+            text member.
+    """
+    reader = _ActionReader()
+    _parse(body, reader.start, reader.end, reader.characters)
+    return reader.data
+
+
+def _parse(
+    body: bytes,
+    start: Callable[[str, dict[str, str]], None],
+    end: Callable[[str], None],
+    text: Callable[[str], None],
+) -> None:
+    """Run a hardened expat parser over ``body`` (no DTD, no entities)."""
     parser = expat.ParserCreate(namespace_separator=" ")
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     parser.StartDoctypeDeclHandler = _refuse
     parser.EntityDeclHandler = _refuse
     parser.ExternalEntityRefHandler = _refuse
     parser.buffer_text = True
-    reader = _RequestReader()
-    parser.StartElementHandler = reader.start
-    parser.EndElementHandler = reader.end
-    parser.CharacterDataHandler = reader.text
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = text
     try:
         parser.Parse(body, True)
     except (expat.ExpatError, UnicodeError) as exc:
         raise XmlRequestError(str(exc)) from exc
-    return reader.ids

@@ -23,6 +23,7 @@ def test_all_is_sorted_and_complete() -> None:
         "MemoryTransport",
         "RequestRecord",
         "ScriptedResponse",
+        "StoredPlaylist",
         "catalog_track_id",
     }
     for name in names:

@@ -364,12 +364,10 @@ async def test_profile_reports_counts_and_remaining_capacity(emulator: StartEmul
         "Culture": "en-US",
         "Collection": {
             "Token": before["Collection"]["Token"],
-            "PlaylistCount": 0,
             "RemainingPlaylistCount": 100,
-            "TrackCount": 0,
             "RemainingTrackCount": 10,
         },
-    }
+    }  # spec section 9.2: zero counts are omitted
     await api.add([catalog_track_id(i) for i in range(3)])
     after = (await api.profile()).json()["Collection"]
     assert (after["TrackCount"], after["RemainingTrackCount"]) == (3, 7)
