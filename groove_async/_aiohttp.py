@@ -40,7 +40,7 @@ class AiohttpTransport:
 
     def __init__(
         self,
-        session: aiohttp.ClientSession | None,
+        session: aiohttp.ClientSession | None = None,
         *,
         timeout: float = 30.0,
         connections: int = 100,

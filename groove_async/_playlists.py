@@ -77,17 +77,22 @@ class PlaylistEditor:
         return PlaylistResult(playlist_id, name, tracks)
 
     async def _create_once(self, provisional: str, published: bool) -> str:
+        """Create the playlist once: after an unknown outcome, the state is read (token first),
+        then searched for the provisional name, and only then is the create sent again, under
+        that token; a late commit of an earlier attempt makes the resend a 409, and the next
+        search finds it."""
         started = time.monotonic()
+        unknown = False
         for round_ in self._rounds():
             token = (await self._reader.profile()).token
+            if unknown and (found := await self._find(provisional)) is not None:
+                return found
             body = playlist_action(name=provisional, published=published, state_token=token)
             try:
                 answer = read_edit(await self._caller.post(self._path("create"), body))
                 return edit_playlist_id(self._namespace, answer.id)
-            except (OutcomeUnknown, DecodeError):
-                found = await self._find(provisional)
-                if found is not None:
-                    return found
+            except (OutcomeUnknown, DecodeError):  # an unreadable 200 leaves it unknown too
+                unknown = True
             except HTTPStatusError as exc:
                 if exc.status != _CONCURRENT_UPDATE:
                     raise
@@ -154,36 +159,40 @@ class PlaylistEditor:
     async def _append_chunk(
         self, playlist_id: str, chunk: list[str], count: int
     ) -> tuple[Columns, int]:
+        """Append one chunk exactly once. Each round reads the playlist first: before anything
+        was sent, another count is someone else's edit; after an attempt whose outcome is
+        unknown, a grown count is read back and matched against the chunk (it may be ours,
+        committed late), an unchanged one means nothing was applied: the chunk is sent again
+        under the token just read."""
         started = time.monotonic()
+        unknown = False
         for round_ in self._rounds():
             playlist, token = await self._reader.lookup(playlist_id)
-            if playlist.track_count != count:
-                raise _conflict(playlist_id, count, playlist.track_count, sent=False)
+            now = playlist.track_count
+            if now != count:
+                if not unknown:
+                    raise _conflict(playlist_id, count, now, sent=False)
+                return await self._held(playlist_id, chunk, count, now)
             body = playlist_action(playlist_id=playlist_id, state_token=token, adds=chunk)
             try:
                 answer = read_edit(await self._caller.post(self._path("update"), body))
                 return _answered(chunk, answer, count)
             except (OutcomeUnknown, DecodeError):  # an unreadable 200 leaves it unknown too
-                held = await self._applied(playlist_id, chunk, count)
-                if held is not None:
-                    return held
+                unknown = True
             except HTTPStatusError as exc:
                 if exc.status != _CONCURRENT_UPDATE:
                     raise
             await self._pause(round_, started)
         raise PlaylistConflictError(
-            f"the collection kept changing: could not append to {playlist_id}"
+            f"the collection kept changing: could not append to {playlist_id}",
+            chunk_sent=unknown,
         )
 
-    async def _applied(
-        self, playlist_id: str, chunk: list[str], count: int
-    ) -> tuple[Columns, int] | None:
-        """After an unknown outcome: the chunk's results if the playlist holds it, ``None`` if
-        nothing was applied."""
-        playlist, _ = await self._reader.lookup(playlist_id)
-        now = playlist.track_count
-        if now == count:
-            return None
+    async def _held(
+        self, playlist_id: str, chunk: list[str], count: int, now: int
+    ) -> tuple[Columns, int]:
+        """The chunk's results read back from the entries past ``count``; a conflict when they
+        are not the chunk's tracks in order (someone else edited the playlist)."""
         if now < count:
             raise _conflict(playlist_id, count, now, sent=True)
         entries = await self._reader.entries(playlist_id, count, now)

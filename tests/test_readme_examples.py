@@ -53,8 +53,7 @@ async def test_the_readme_example_runs_against_the_emulator(
             retry = await module.main(track_ids)
             assert retry == []
         collection = server.collection(TOKEN)
-        reached = bool(server.requests)  # an example may bring its own (in-memory) server
-    if reached:
+    if collection:  # an example may bring its own server, or add to a playlist only
         # Every example that adds tracks added the known ones, through the emulator (the
         # README's code keeps its default base URL: the emulator's is patched in as the default).
         assert set(collection) == {t.upper().replace("MUSIC.", "music.") for t in track_ids[:150]}
