@@ -21,6 +21,7 @@ import orjson
 
 from ._errors import DecodeError
 from ._models import ErrorInfo, LibraryTrack, Playlist
+from ._wire import load_json, normalise_code
 
 __all__ = [
     "MAX_PAGE_ITEMS",
@@ -167,7 +168,7 @@ def lookup_path(playlist_id: str) -> str:
 
 def read_edit(body: bytes) -> EditResult:
     """Read a 200 to a PlaylistAction: the playlist ID and one (entry ID, error) per action."""
-    data = _object(_load(body), "the response")
+    data = _object(load_json(body), "the response")
     result = _object(data.get("PlaylistActionResult"), "PlaylistActionResult")
     playlist_id = _string(result.get("Id"), "PlaylistActionResult.Id")
     raw = result.get("TrackActionResults")
@@ -177,7 +178,7 @@ def read_edit(body: bytes) -> EditResult:
 
 def read_page(body: bytes, kind: str, namespace: str) -> Page:
     """Read a browse page of ``Tracks`` or ``Playlists``."""
-    data = _object(_load(body), "the response")
+    data = _object(load_json(body), "the response")
     return _page(data.get(kind), kind, namespace)
 
 
@@ -199,7 +200,7 @@ def read_lookup(body: bytes, namespace: str) -> tuple[Playlist, str | None]:
 
 def read_profile(body: bytes) -> Profile:
     """Read the profile's ``Collection`` (zero counts are omitted, spec 9.2)."""
-    data = _object(_load(body), "the response")
+    data = _object(load_json(body), "the response")
     collection = data.get("Collection")
     if collection is None:
         return Profile(None, 0, 0)
@@ -213,7 +214,7 @@ def read_profile(body: bytes) -> Profile:
 
 
 def _one_playlist(body: bytes, namespace: str) -> tuple[Playlist, Mapping[str, Any]]:
-    data = _object(_load(body), "the response")
+    data = _object(load_json(body), "the response")
     items = _list(_object(data.get("Playlists"), "Playlists").get("Items"), "Playlists.Items")
     if len(items) != 1:
         raise DecodeError(f"expected one playlist, got {len(items)}")
@@ -259,7 +260,7 @@ def _action(raw: object) -> tuple[str | None, ErrorInfo | None]:
     error = item.get("Error")
     if error is not None:
         error = _object(error, "TrackActionResult.Error")
-        code = _string(error.get("ErrorCode"), "ErrorCode").replace("-", "_")
+        code = normalise_code(_string(error.get("ErrorCode"), "ErrorCode"))
         description = error.get("Description")
         message = error.get("Message")
         return None, ErrorInfo(
@@ -271,13 +272,6 @@ def _action(raw: object) -> tuple[str | None, ErrorInfo | None]:
     if entry is None:  # a Delete's success carries no Id
         return None, None
     return _string(entry, "TrackActionResult.Id"), None
-
-
-def _load(body: bytes) -> object:
-    try:
-        return orjson.loads(body.removeprefix(b"\xef\xbb\xbf"))
-    except (ValueError, RecursionError):
-        raise DecodeError(f"body is not JSON: {body[:80]!r}") from None
 
 
 def _object(value: object, what: str) -> Mapping[str, Any]:

@@ -58,6 +58,7 @@ __all__ = [
     "decode_response",
     "encode_request",
     "encode_response",
+    "load_json",
     "media_type",
     "normalise_code",
     "strict_converter",
@@ -351,7 +352,7 @@ def _load(body: bytes, content_type: str | None, cls: type, roots: Mapping[str, 
     """The body as the dict ``converter.structure`` takes for ``cls``, from JSON or XML."""
     if _is_xml(body, content_type):
         return read_xml(body, roots)
-    data = _load_json(body)
+    data = load_json(body)
     if not isinstance(data, Mapping):
         raise DecodeError(f"body is JSON but not an object: {excerpt(body)}")
     # cattrs would iterate a string given for a list (TrackIds: "abc" -> ["a", "b", "c"]).
@@ -362,7 +363,12 @@ def _load(body: bytes, content_type: str | None, cls: type, roots: Mapping[str, 
     return data
 
 
-def _load_json(body: bytes) -> Any:
+def load_json(body: bytes) -> Any:
+    """A JSON body (a UTF-8 BOM tolerated, spec section 1) as Python data.
+
+    Raises:
+        DecodeError: the body is not JSON.
+    """
     # orjson, not json.loads: decoding was the largest cost per ID on the hot path (the figures
     # are in benchmarks/RESULTS.md). It refuses a BOM, which spec section 1 says to tolerate.
     if body.startswith(_BOM):
