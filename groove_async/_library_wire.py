@@ -13,7 +13,7 @@ import base64
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
 import attrs
@@ -47,8 +47,6 @@ MAX_PAGE_ITEMS: Final = 25
 _EDIT_PREFIX: Final = "playlist."
 _GUID_RE: Final = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _BROWSE_HEADER: Final = b"\x01\x03"
-
-T = TypeVar("T")
 
 
 @attrs.frozen(slots=True)
