@@ -2,13 +2,20 @@
 
 ::
 
-    groove-async add    [FILE|-] [--base-url URL] [--token T | --token-env NAME] [--concurrency N]
-                        [--batch-size N] [--format json|xml] [--output FILE] [--journal FILE]
+    groove-async add    [FILE|-] [--base-url URL] [--allow-insecure-http]
+                        [--token T | --token-env NAME] [--concurrency N] [--batch-size N]
+                        [--format json|xml] [--output FILE] [--journal FILE] [--same-user]
                         [--quiet]
     groove-async delete [FILE|-] ...the same options...
     groove-async demo   [--size N] [--latency S] [--faults] [--seed N] [--concurrency N] [--quiet]
     groove-async serve  [--host 127.0.0.1] [--port 8080] [--token TOKEN ...] [--seed N]
-                        [--latency S] [--capacity N] [--hyphen-codes]
+                        [--latency S] [--capacity N] [--fault KIND=P ...] [--retry-after S]
+                        [--hyphen-codes]
+    groove-async --version
+
+A bad argument of any command is one ``groove-async COMMAND: error: ...`` line and exit status
+2: argparse's for what the parser checks, :func:`~groove_async.cli.parser._report_usage_error`'s
+for what a handler finds, in the command line's words (its flags, not the library's arguments).
 
 :func:`main` only parses and dispatches to the subcommand's handler. The modules, each using
 only those listed before it:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from groove_async._auth import check_token
 
-from .importer import _import, _Job, _Outcome
+from .importer import _import, _Job, _Outcome, _stopped_by
 from .inputs import _open_input
 from .output import _replaced_output
 from .parser import (
@@ -52,6 +52,7 @@ def _import_command(args: argparse.Namespace) -> int:
             output=args.output,
             client_options={
                 "base_url": args.base_url,
+                "allow_insecure_http": args.allow_insecure_http,
                 "max_concurrency": args.concurrency,
                 "batch_size": args.batch_size,
                 "wire_format": args.format,
@@ -128,7 +129,14 @@ def _run(job: _Job, token: str, prog: str) -> int:
     except _UsageError as exc:
         return _report_usage_error(prog, exc)
     summary = sys.stderr if job.output == "-" else sys.stdout
-    if job.progress != "off":
+    if ended.importer.total == 0 and ended.signal is None and ended.importer.input_error is None:
+        # Not a table of zeros: a warning, even with --quiet (the status stays 0: nothing failed)
+        print(
+            f"{prog}: warning: no IDs in {job.source_name} (empty, or only blank and '#' "
+            "lines): nothing was sent",
+            file=sys.stderr,
+        )
+    elif job.progress != "off":
         _print_summary(ended.importer, ended.progress, ended.elapsed, summary)
     return _report_end(ended, prog, quiet=job.progress == "off")
 
@@ -164,7 +172,8 @@ def _report_end(ended: _Outcome, prog: str, *, quiet: bool) -> int:
                 else "use --journal to make an import resumable"
             )
             print(
-                f"{prog}: interrupted; {unfinished:,} of the IDs read are not finished ({again})",
+                f"{prog}: {_stopped_by(ended.signal)}; {unfinished:,} of the IDs read are not "
+                f"finished ({again})",
                 file=sys.stderr,
             )
         return 128 + ended.signal

@@ -15,7 +15,7 @@ from typing import Any
 
 from groove_async.testing import catalog_track_id
 
-from .importer import _import, _Job
+from .importer import _import, _Job, _stopped_by
 from .inputs import _Input, _ListSource
 from .parser import DEFAULT_TOKEN, EXIT_INTERRUPTED, EXIT_NOT_ALL_SUCCEEDED, EXIT_OK
 from .progress import _print_summary, _progress_mode
@@ -111,7 +111,7 @@ async def _demo_main(args: argparse.Namespace) -> int:
             ],
         )
     if ended.signal is not None:
-        print("groove-async demo: interrupted", file=sys.stderr)
+        print(f"groove-async demo: {_stopped_by(ended.signal)}", file=sys.stderr)
         return 128 + ended.signal
     if not ok:
         print(

@@ -25,8 +25,8 @@ from groove_async import AuthenticationError, GrooveClient, TrackResult
 from .inputs import _Input, _Inputs, _Source
 from .journal import FINISHED, Journal, JournalError, JournalHeader, JournalRecord, _JournalWriter
 from .output import _Output
-from .parser import _UsageError
-from .progress import _Progress
+from .parser import _in_cli_terms, _UsageError
+from .progress import _count_cause, _Progress, _reason
 
 _encode: Final = json.JSONEncoder(ensure_ascii=False).encode  # built once, not per call
 
@@ -98,6 +98,7 @@ class _Importer:
         self.waiting: deque[_Slot] = deque()  # fed to the client, awaiting results, in order
         self.counts: Counter[str] = Counter()
         self.codes: Counter[tuple[str, str]] = Counter()
+        self.causes: Counter[tuple[str, str]] = Counter()
         self.resumed = 0
         self.auth_error: AuthenticationError | None = None
         self.input_error: OSError | None = None
@@ -177,7 +178,7 @@ class _Importer:
         if done is not None and done.input_id == item.track_id:
             slot.text = done.result
             self.resumed += 1
-            self._count(done.outcome, done.code, resumed=True)
+            self._count(done.outcome, {"code": done.code}, resumed=True)
         elif item.problem is not None:
             record = _made_up(
                 item,
@@ -206,15 +207,20 @@ class _Importer:
 
     def _settle(self, slot: _Slot, record: dict[str, Any], *, final: bool = False) -> None:
         slot.text = text = _encode(record)
-        error = record["error"]
-        self._count(record["outcome"], error["code"] if error else None)
+        self._count(record["outcome"], record["error"])
         if final and self.journal is not None:
             self.journal.add(slot.input.position, text)
 
-    def _count(self, outcome: str, code: str | None, *, resumed: bool = False) -> None:
+    def _count(
+        self, outcome: str, error: Mapping[str, Any] | None, *, resumed: bool = False
+    ) -> None:
         self.counts[outcome] += 1
         if outcome != "SUCCEEDED":
-            self.codes[(outcome, code or "?")] += 1
+            error = error or {}
+            code = error.get("code") or "?"
+            self.codes[(outcome, _reason(outcome, code, error.get("description")))] += 1
+            if outcome == "FAILED":
+                _count_cause(self.causes, code, error.get("message") or error.get("description"))
         self.progress.advance(outcome, resumed=resumed)
 
     def _drain(self) -> None:
@@ -263,7 +269,7 @@ async def _import(
     try:
         client = GrooveClient(token, on_event=progress.event, **job.client_options)
     except (TypeError, ValueError) as exc:
-        raise _UsageError(str(exc)) from None
+        raise _UsageError(_in_cli_terms(str(exc), "--base-url")) from None
     stop = asyncio.Event()
     async with client:
         journal: Journal | None = None
@@ -354,6 +360,25 @@ def _trusted(journal: Journal, job: _Job, progress: _Progress) -> Mapping[int, J
     return {}
 
 
+def _stopping(signum: int) -> str:
+    """What the first SIGINT or SIGTERM does, and how to abandon the batches in flight."""
+    if signum == signal.SIGINT:
+        return (
+            "Stopping: batches in flight finish, the rest is not sent "
+            "(Ctrl-C again to abandon them)."
+        )
+    name = signal.Signals(signum).name
+    return (
+        f"Stopping on {name}: batches in flight finish, the rest is not sent "
+        f"(a second {name} abandons them)."
+    )
+
+
+def _stopped_by(signum: int) -> str:
+    """How an import or a demo stopped by a signal says so: ``interrupted`` is Ctrl-C's."""
+    return "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+
+
 class _Signals:
     """SIGINT/SIGTERM while an import runs: the first stops it gracefully, the second abandons.
 
@@ -382,10 +407,7 @@ class _Signals:
         if self.received is None:
             self.received = signum
             self._stop.set()
-            self._progress.message(
-                "Stopping: batches in flight finish, the rest is not sent "
-                "(Ctrl-C again to abandon them)."
-            )
+            self._progress.message(_stopping(signum))
         elif not self.abandoned and self._task is not None and not self._task.done():
             self.abandoned = True
             self._progress.message("Abandoning the batches in flight.")

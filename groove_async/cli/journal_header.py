@@ -37,7 +37,7 @@ READABLE_VERSIONS: Final = frozenset({1, VERSION})
 TOKEN_KDF: Final = "pbkdf2-sha256"  # noqa: S105 -- the name of an algorithm, not a secret
 """How a token's fingerprint is derived: PBKDF2-HMAC-SHA256 over its UTF-8 bytes."""
 TOKEN_ITERATIONS: Final = 200_000
-"""PBKDF2 iterations of a new fingerprint (about 50 ms here, once per command)."""
+"""PBKDF2 iterations of a new fingerprint (computed once per command)."""
 _MAX_ITERATIONS: Final = 2_000_000  # a stored fingerprint asking for more is refused as damaged
 _SALT_BYTES: Final = 16
 

@@ -10,11 +10,13 @@ arguments to the subcommand's handler. argparse reports a malformed argument its
 from __future__ import annotations
 
 import argparse
+import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Final
+from urllib.parse import urlsplit
 
-from groove_async import DEFAULT_BASE_URL
+from groove_async import DEFAULT_BASE_URL, __version__
 
 DEFAULT_PORT = 8080
 DEFAULT_TOKEN = "demo-token"  # noqa: S105 -- the emulator's documented demo token, not a secret
@@ -31,6 +33,30 @@ EXIT_INTERRUPTED: Final = 130
 """Stopped by Ctrl-C (SIGINT); SIGTERM gives 143."""
 
 DEFAULT_TOKEN_ENV: Final = "GROOVE_TOKEN"  # noqa: S105 -- the name of a variable, not a token
+
+MAX_LATENCY: Final = 3600.0
+"""The longest ``--latency`` of ``demo`` and ``serve``, in seconds: an hour is already never."""
+
+FAULT_KINDS: Final[Mapping[str, str]] = {
+    "drop": "p_drop",
+    "429": "p_429",
+    "409": "p_409",
+    "500": "p_500",
+    "502": "p_502",
+    "503": "p_503",
+    "504": "p_504",
+    "html": "p_html",
+    "non-json": "p_non_json",
+    "truncated": "p_truncated",
+    "missing-item": "p_missing_item",
+}
+"""``serve --fault KIND=P``: each KIND and the :class:`~groove_async.testing.FaultPlan` knob."""
+
+EMULATOR_IDS: Final = (
+    "The emulator's catalog holds every track ID of the documented shape "
+    "music.XXXXXXXX-0100-11DB-89CA-0019B92A3933 (any 8 hex digits, in any case); any other ID "
+    "is answered COLLECTION_INVALID_ID. delete takes the collection IDs that add returned."
+)
 
 
 class _UsageError(Exception):
@@ -55,6 +81,9 @@ def _build_parser() -> argparse.ArgumentParser:
             "authentication error, 130 interrupted. Start with: groove-async demo"
         ),
     )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}", help="print the version"
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_import_parser(subparsers, "add")
     _add_import_parser(subparsers, "delete")
@@ -76,14 +105,90 @@ def _int_at_least(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def _seconds_problem(value: float) -> str | None:
+    """Why ``value`` is not a usable number of seconds (NaN, < 0, over an hour), else ``None``."""
+    if not 0.0 <= value <= MAX_LATENCY:  # also NaN
+        return f"must be a number of seconds from 0 to {MAX_LATENCY:g}, got {value:g}"
+    return None
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value >= 0.0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text}")
+    problem = _seconds_problem(value)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
     return value
+
+
+def _number(text: str) -> float:
+    """Any number; its range is checked by the command (``serve --latency``)."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+
+
+def _path(text: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError("a file name cannot be empty ('-' is stdin or stdout)")
+    return text
+
+
+def _env_name(text: str) -> str:
+    if not text or "=" in text or "\0" in text:
+        raise argparse.ArgumentTypeError(f"not the name of an environment variable: {text!r}")
+    return text
+
+
+def _url(text: str) -> str:
+    """A URL that splits, with a port in range; the client checks the rest (see
+    :func:`_in_cli_terms`)."""
+    try:
+        port = urlsplit(text).port
+    except ValueError as exc:  # a bad IPv6 literal, a port that is not a number or out of range
+        raise argparse.ArgumentTypeError(f"not a usable URL: {text!r} ({exc})") from None
+    if port == 0:
+        raise argparse.ArgumentTypeError(f"not a usable URL: {text!r} (port 0)")
+    return text
+
+
+def _fault(text: str) -> tuple[str, float]:
+    """``KIND=P`` of ``serve --fault``: a kind of :data:`FAULT_KINDS` and a probability."""
+    kind, equals, number = text.partition("=")
+    kind = kind.strip().lower().replace("_", "-")
+    if not equals or kind not in FAULT_KINDS:
+        raise argparse.ArgumentTypeError(
+            f"expected KIND=P with KIND one of {', '.join(FAULT_KINDS)}; got {text!r}"
+        )
+    try:
+        probability = float(number)
+    except ValueError:
+        probability = math.nan
+    if not 0.0 <= probability <= 1.0:
+        raise argparse.ArgumentTypeError(f"P must be a probability from 0 to 1, got {text!r}")
+    return kind, probability
+
+
+_CLI_WORDS: Final = (
+    ("allow_insecure_http=True", "--allow-insecure-http"),
+    ("base_url", "--base-url"),
+    ("max_concurrency", "--concurrency"),
+    ("batch_size", "--batch-size"),
+    ("wire_format", "--format"),
+)
+
+
+def _in_cli_terms(message: str, flag: str) -> str:
+    """A message of the library's, naming its Python arguments, in the command line's words.
+
+    Python argument names become the flags; a message naming no flag is put under ``flag``.
+    """
+    for python, cli in _CLI_WORDS:
+        message = message.replace(python, cli)
+    return message if "--" in message else f"{flag}: {message}"
 
 
 def _add_import_parser(
@@ -116,14 +221,22 @@ def _add_import_parser(
         "input",
         nargs="?",
         default="-",
+        type=_path,
         metavar="FILE",
         help="the IDs, one per line, or a CSV with an 'id' column; '-' or nothing for stdin",
     )
     command.add_argument(
         "--base-url",
         default=DEFAULT_BASE_URL,
+        type=_url,
         metavar="URL",
-        help="the service root (default: %(default)s); plain http only to loopback",
+        help="the service root (default: %(default)s); plain http only to loopback, unless "
+        "--allow-insecure-http",
+    )
+    command.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        help="allow a plain http --base-url that is not loopback (the token travels unencrypted)",
     )
     command.add_argument(
         "--token",
@@ -135,6 +248,7 @@ def _add_import_parser(
     command.add_argument(
         "--token-env",
         default=DEFAULT_TOKEN_ENV,
+        type=_env_name,
         metavar="NAME",
         help="environment variable holding the token when --token is not given "
         "(default: %(default)s); the token is never printed",
@@ -161,6 +275,7 @@ def _add_import_parser(
     )
     command.add_argument(
         "--output",
+        type=_path,
         metavar="FILE",
         help=(
             "write one JSON line per input, in input order: {input_id, id, outcome, error} "
@@ -170,6 +285,7 @@ def _add_import_parser(
     )
     command.add_argument(
         "--journal",
+        type=_path,
         metavar="FILE",
         help=(
             "record progress durably in FILE so that running the same command again resumes "
@@ -196,7 +312,7 @@ def _add_demo_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         help="import a generated library into the embedded emulator",
         description=(
             "Start the Groove emulator in this process, generate a realistic library (catalog "
-            "track IDs with about 2%% unknown IDs and 5%% repeats), import it with the progress "
+            "track IDs with about 2% unknown IDs and 5% repeats), import it with the progress "
             "bar, and print the summary. Exit status 0 when every input got a result and the "
             "only rejections are the planted unknown IDs; 1 otherwise; 130 on Ctrl-C."
         ),
@@ -241,13 +357,19 @@ def _add_serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
         description=(
             "Run the Groove collection API emulator (groove_async.testing.FakeGrooveServer) "
             "until SIGINT or SIGTERM. The first line printed is "
-            f"'{URL_LINE_PREFIX}<url>', then one 'Token: <token>' line per token."
+            f"'{URL_LINE_PREFIX}<url>', then one 'Token: <token>' line per token. "
+            f"{EMULATOR_IDS}"
+        ),
+        epilog=(
+            "Exit status: 0 stopped by SIGINT or SIGTERM; 2 usage error, or the address cannot "
+            "be listened on. Example: groove-async serve --port 0 --fault 429=0.05 "
+            "--fault drop=0.01 --retry-after 0.5"
         ),
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     serve.add_argument(
         "--port",
-        type=int,
+        type=_int_at_least(0, 65535),
         default=DEFAULT_PORT,
         help="port to listen on; 0 picks a free one (default: %(default)s)",
     )
@@ -258,12 +380,43 @@ def _add_serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
         metavar="TOKEN",
         help=f"a valid bearer token, one user each; repeatable (default: {DEFAULT_TOKEN})",
     )
-    serve.add_argument("--seed", type=int, default=None, help="seed for minted IDs and faults")
     serve.add_argument(
-        "--latency", type=float, default=0.0, help="seconds to wait before each answer"
+        "--seed", type=int, default=None, metavar="N", help="seed for minted IDs and faults"
     )
     serve.add_argument(
-        "--capacity", type=int, default=50_000, help="tracks per collection (default: %(default)s)"
+        "--latency",
+        type=_number,  # its range is checked by the command, whose status is 2 like argparse's
+        default=0.0,
+        metavar="S",
+        help=f"seconds to wait before each answer, 0 to {MAX_LATENCY:g} (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--capacity",
+        type=_int_at_least(0, 1_000_000_000),
+        default=50_000,
+        metavar="N",
+        help="tracks per collection (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--fault",
+        action="append",
+        dest="faults",
+        type=_fault,
+        default=[],
+        metavar="KIND=P",
+        help=(
+            "answer a share P (0 to 1) of the add/delete requests with a fault; repeatable, the "
+            "shares add up to at most 1. KIND: drop (close the connection), 429, 409, 500, 502, "
+            "503, 504 (error statuses), html (a proxy's HTML page), non-json, truncated, "
+            "missing-item (a bad 200 after the change was made)"
+        ),
+    )
+    serve.add_argument(
+        "--retry-after",
+        type=_seconds,
+        default=None,
+        metavar="S",
+        help="the Retry-After of 429 and 503 answers, in seconds (default: none sent)",
     )
     serve.add_argument(
         "--hyphen-codes",

@@ -39,7 +39,7 @@ class _Progress:
         self.action = action
         self.total = total
         self.resumed = 0  # finished in an earlier run: shown as done from the start
-        self.done = 0
+        self.done = 0  # resumed + fresh: NOT_SENT inputs are not done, a stopped run not 100%
         self.fresh = 0  # answered in this run (NOT_SENT excluded): what the rate counts
         self.outcomes: Counter[str] = Counter()
         self.batches = 0
@@ -65,11 +65,14 @@ class _Progress:
         self.done = finished if self.total is None else min(finished, self.total)
 
     def advance(self, outcome: str, *, resumed: bool = False) -> None:
-        """One more input has its result (``resumed``: from the journal, counted already)."""
-        if not resumed:
+        """One more input has its result (``resumed``: from the journal, counted already).
+
+        An input NOT_SENT has its result but is not done: the progress of a run stopped midway
+        (Ctrl-C, a refused token) stays where it stopped instead of jumping to 100%.
+        """
+        if not resumed and outcome != "NOT_SENT":
             self.done += 1
-            if outcome != "NOT_SENT":
-                self.fresh += 1
+            self.fresh += 1
         self.outcomes[outcome] += 1
 
     def start(self) -> None:
@@ -162,7 +165,9 @@ class _Tally(Protocol):
     counts: Counter[str]
     """Inputs answered, by outcome (those finished in an earlier run included)."""
     codes: Counter[tuple[str, str]]
-    """Inputs not succeeded, by outcome and error code."""
+    """Inputs not succeeded, by outcome and reason (:func:`_reason`)."""
+    causes: Counter[tuple[str, str]]
+    """Inputs FAILED, by error code and message: why they failed."""
     resumed: int
     """Inputs finished in an earlier run (the journal's)."""
 
@@ -170,6 +175,34 @@ class _Tally(Protocol):
     def total(self) -> int:
         """Inputs answered."""
         ...
+
+
+MAX_REASONS: Final = 4
+"""Reasons shown on an outcome's row of the summary."""
+MAX_CAUSES: Final = 3
+"""Causes of failure shown under the summary, one line each."""
+MAX_CAUSE_LENGTH: Final = 160
+"""Characters of a cause kept and shown: a line, not a paragraph."""
+MAX_DISTINCT_CAUSES: Final = 1_000
+"""Causes of failure told apart (code and message); the rest are counted together per code."""
+
+
+def _reason(outcome: str, code: str, description: str | None) -> str:
+    """What the summary shows as the reason of an input's outcome: its error code, or, when the
+    code only repeats the outcome (``NOT_SENT``), the description, such as ``the import was
+    stopped``."""
+    if code != outcome or not description:
+        return code
+    # The client's "operation" is the import here: one reason, whoever stopped it
+    return description.removeprefix("Not sent: ").replace("the operation", "the import")
+
+
+def _count_cause(causes: Counter[tuple[str, str]], code: str, message: str | None) -> None:
+    """Count why an input failed, in ``causes``; its size stays bounded whatever the messages."""
+    cause = " ".join((message or "no detail given").split())[:MAX_CAUSE_LENGTH]
+    if (code, cause) not in causes and len(causes) >= MAX_DISTINCT_CAUSES:
+        cause = "(other messages)"
+    causes[(code, cause)] += 1
 
 
 def _print_summary(
@@ -181,23 +214,23 @@ def _print_summary(
 ) -> None:
     """The table printed at the end of an import that took ``elapsed`` seconds."""
     total = importer.total
-    answered = total - importer.resumed - importer.counts["NOT_SENT"]
-    rate = max(answered, 0) / max(elapsed, 1e-9)
-    lines = [
-        f"groove-async {importer.action}: {total:,} IDs in {elapsed:.2f} s ({rate:,.0f} IDs/s)",
-        f"  {'outcome':<10} {'IDs':>9}  reasons",
-    ]
+    lines = [_headline(importer, elapsed), f"  {'outcome':<10} {'IDs':>9}  reasons"]
     for outcome in ("SUCCEEDED", "REJECTED", "FAILED", "NOT_SENT"):
         reasons = sorted(
-            ((n, code) for (o, code), n in importer.codes.items() if o == outcome), reverse=True
+            ((n, reason) for (o, reason), n in importer.codes.items() if o == outcome),
+            key=lambda pair: (-pair[0], pair[1]),
         )
-        shown = ", ".join(f"{code} {n:,}" for n, code in reasons[:4])
-        if len(reasons) > 4:
-            shown += ", ..."
+        if len(reasons) == 1:
+            shown = reasons[0][1]  # its count is the row's
+        else:
+            shown = ", ".join(f"{reason} {n:,}" for n, reason in reasons[:MAX_REASONS])
+            if len(reasons) > MAX_REASONS:
+                shown += ", ..."
         lines.append(f"  {outcome:<10} {importer.counts[outcome]:>9,}  {shown}".rstrip())
     lines.append(f"  {'total':<10} {total:>9,}")
     if importer.resumed:
         lines.append(f"  {importer.resumed:,} of them finished in an earlier run (journal)")
+    lines.extend(_causes(importer.causes))
     lines.append(
         f"  requests: {_count(progress.batches, 'batch', 'batches')}, "
         f"{_count(progress.retries, 'retry', 'retries')}, "
@@ -206,6 +239,41 @@ def _print_summary(
     lines.extend(extra)
     with contextlib.suppress(BrokenPipeError):
         print("\n".join(lines), file=out, flush=True)
+
+
+def _headline(importer: _Tally, elapsed: float) -> str:
+    """The summary's first line: the IDs, and how many were processed in this run, how fast.
+
+    Processed: answered in this run, whatever the outcome (not NOT_SENT, not the journal's).
+    """
+    total = importer.total
+    head = f"groove-async {importer.action}: {total:,} IDs"
+    processed = total - importer.resumed - importer.counts["NOT_SENT"]
+    if processed <= 0:
+        if importer.resumed == total:
+            return f"{head}, all finished in an earlier run (journal): nothing to send"
+        return f"{head}; none processed in {elapsed:.2f} s"
+    rate = f"({processed / max(elapsed, 1e-9):,.0f} IDs/s)"
+    if processed == total:
+        return f"{head} in {elapsed:.2f} s {rate}"
+    return f"{head}; {processed:,} processed in this run in {elapsed:.2f} s {rate}"
+
+
+def _causes(causes: Counter[tuple[str, str]]) -> list[str]:
+    """The most common causes of failure, one line each: ``count CODE: message``."""
+    if not causes:
+        return []
+    lines = ["  why they failed, most common first:"]
+    for (code, cause), n in sorted(causes.items(), key=lambda item: (-item[1], item[0]))[
+        :MAX_CAUSES
+    ]:
+        if len(cause) >= MAX_CAUSE_LENGTH:  # cut when counted
+            cause = cause[: MAX_CAUSE_LENGTH - 3] + "..."
+        lines.append(f"  {'':<10} {n:>9,}  {code}: {cause}")
+    if len(causes) > MAX_CAUSES:
+        others = _count(len(causes) - MAX_CAUSES, "other cause", "other causes")
+        lines.append(f"  {'':<10} {'':>9}  and {others}: --output has each input's error")
+    return lines
 
 
 def _count(n: int, one: str, many: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -101,6 +102,14 @@ def emulator() -> Iterator[ThreadedEmulator]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture
+def refused_url() -> Iterator[str]:
+    """A loopback URL on a port bound but never listened on: every connection is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 @attrs.frozen

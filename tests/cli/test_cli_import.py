@@ -272,7 +272,7 @@ def test_usage_errors_exit_2(
         (["add", "--batch-size", "101"], "must be from 1 to 100"),
         (["add", "--concurrency", "many"], "not a whole number"),
         (["delete", "--format", "yaml"], "invalid choice"),
-        (["demo", "--latency", "-1"], "must be a number of seconds >= 0"),
+        (["demo", "--latency", "-1"], "must be a number of seconds from 0 to 3600"),
     ],
 )
 def test_argument_errors_exit_2(
