@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ._catalog import NAMESPACE
+from ._codec import MISSING
 
 __all__ = [
     "GATEWAY_504_PAGE",
@@ -55,6 +56,20 @@ def error(code: str, description: str, message: str | None, *, hyphen: bool) -> 
 class ErrorBodies:
     """The whole-request error bodies and the per-item errors, in one spelling."""
 
+    def refusal_of(self, problem: str | None) -> dict[str, Any]:
+        """The 400 for an unusable TrackActionRequest: missing IDs, or what is wrong with it
+        (``"invalid: ..."`` from the XML reader names the element or namespace at fault)."""
+        if problem is None or problem == MISSING:
+            return self.missing_ids
+        detail = problem.partition(": ")[2]
+        if not detail:
+            return self.invalid_body
+        return self._body(
+            "INVALID_INPUT_PARAMETER",
+            "An input parameter is invalid",
+            f"The request body is not a TrackActionRequest: {detail}",
+        )
+
     def __init__(self, *, hyphen: bool, capacity: int) -> None:
         self.hyphen = hyphen
 
@@ -88,6 +103,7 @@ class ErrorBodies:
             "An input parameter is invalid",
             "The request body is not a TrackActionRequest: TrackIds must be a list of strings",
         )
+        self._body = body
         # Spec section 1: the only namespace is music.
         self.bad_namespace = body(
             "INVALID_INPUT_PARAMETER",

@@ -55,8 +55,9 @@ def read_track_ids(body: bytes, content_type: str = "") -> tuple[list[str] | Non
     XML (spec section 6) when the ``Content-Type`` says so or the body starts with ``<``; JSON
     otherwise, as :func:`json.loads` reads it (a UTF-8 BOM, spec section 1, and UTF-16/32 are
     accepted). ``problem`` is :data:`MISSING` (no body, no ``TrackIds``, an empty list) or
-    :data:`INVALID` (not a TrackActionRequest: ``TrackIds`` must be a list of strings); the IDs
-    are still returned when they were readable, for the request log.
+    :data:`INVALID` (not a TrackActionRequest: ``TrackIds`` must be a list of strings), or, for
+    an unreadable XML body, :data:`INVALID` followed by ``": "`` and what is wrong with it; the
+    IDs are still returned when they were readable, for the request log.
     """
     stripped = body.strip()
     if not stripped:
@@ -115,8 +116,8 @@ def _looks_like_xml(stripped: bytes) -> bool:
 def _read_xml(body: bytes) -> tuple[list[str] | None, str | None]:
     try:
         ids = read_xml_ids(body)
-    except XmlRequestError:
-        return None, INVALID
+    except XmlRequestError as exc:
+        return None, f"{INVALID}: {exc}"  # what is wrong, for the answer to say
     if ids is None:
         return None, MISSING
     if not ids:

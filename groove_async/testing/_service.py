@@ -31,7 +31,6 @@ from ._catalog import NAMESPACE, mint_collection_id, normalise_id
 from ._codec import (
     HTML_CONTENT_TYPE,
     JSON_CONTENT_TYPE,
-    MISSING,
     XML_CONTENT_TYPE,
     encode_body,
     read_playlist_action,
@@ -208,8 +207,7 @@ class GrooveService:
         assert user is not None
         bodies = self.bodies
         if problem is not None or ids is None:
-            refusal_body = bodies.missing_ids if problem == MISSING else bodies.invalid_body
-            return 400, refusal_body, ids, label
+            return 400, bodies.refusal_of(problem), ids, label
         if len(ids) > MAX_IDS:
             return 400, bodies.too_many, ids, label
         if found.action == "add":

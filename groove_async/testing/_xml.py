@@ -138,7 +138,7 @@ class _RequestReader:
             raise XmlRequestError("elements nested too deep")
         if depth == 1:
             if name != "TrackActionRequest" or namespace not in _ROOT_NAMESPACES:
-                raise XmlRequestError(f"unexpected root <{name}>")
+                raise XmlRequestError(_wrong_root("TrackActionRequest", name, namespace))
         elif depth == 2:
             if name == "TrackIds":
                 if self.ids is not None:
@@ -165,6 +165,15 @@ class _RequestReader:
     def text(self, data: str) -> None:
         if self.in_item:
             self.item.append(data)
+
+
+def _wrong_root(expected: str, name: str, namespace: str) -> str:
+    """What is wrong with a root element, in the contract's words (spec section 6)."""
+    where = f"the namespace {namespace}" if namespace else "no namespace"
+    return (
+        f"the root element must be <{expected}> in the namespace {_PLATFORM} (or {_SDK}), "
+        f"not <{name}> in {where}"
+    )
 
 
 def read_track_ids(body: bytes) -> list[str] | None:
@@ -207,7 +216,7 @@ class _ActionReader:
             raise XmlRequestError(f"an element inside <{self.path[-2]}>")
         if depth == 1:
             if name != "PlaylistAction" or namespace not in _ROOT_NAMESPACES:
-                raise XmlRequestError(f"unexpected root <{name}>")
+                raise XmlRequestError(_wrong_root("PlaylistAction", name, namespace))
         elif self._is_text_member():
             self.text = []
             self.nil = attributes.get(_NIL) == "true"

@@ -329,3 +329,34 @@ def test_reader_ignores_other_members() -> None:
         read_track_ids(f'<TrackActionRequest xmlns="{SDK}"><X/></TrackActionRequest>'.encode())
         is None
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (
+            request_xml([DOC_ID]).replace(
+                b"http://schemas.microsoft.com/xboxmusic/2013/10/platform", b"urn:wrong"
+            ),
+            "not <TrackActionRequest> in the namespace urn:wrong",
+        ),
+        (
+            b"<TrackActionRequest><TrackIds><TrackId>x</TrackId></TrackIds></TrackActionRequest>",
+            "not <TrackActionRequest> in no namespace",
+        ),
+        (
+            request_xml([DOC_ID]).replace(b"TrackActionRequest", b"TrackRequest"),
+            "must be <TrackActionRequest>",
+        ),
+    ],
+    ids=["wrong-namespace", "no-namespace", "wrong-root"],
+)
+async def test_a_wrong_root_or_namespace_is_named_in_the_answer(
+    api: Api, body: bytes, said: str
+) -> None:
+    # It said "TrackIds must be a list of strings", which sent users looking at their IDs.
+    reply = await post_xml(api, ADD, body)
+    assert reply.status == 400
+    message = parse(reply)[1]["Error"]["Message"]
+    assert said in message
+    assert "list of strings" not in message
