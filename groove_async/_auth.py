@@ -92,10 +92,20 @@ class TokenSource:
         timeout: seconds one provider call may take.
     """
 
-    __slots__ = ("_failure", "_failures", "_lock", "_provider", "_timeout", "_token", "_used")
+    __slots__ = (
+        "_failure",
+        "_failures",
+        "_lock",
+        "_provider",
+        "_timeout",
+        "_token",
+        "_used",
+        "_used_bytes",
+    )
 
     def __init__(self, token: str | TokenProvider, *, timeout: float = 30.0) -> None:
         self._used: deque[str] = deque(maxlen=_REMEMBERED)
+        self._used_bytes: deque[bytes] = deque(maxlen=_REMEMBERED)  # the same, encoded once
         if isinstance(token, str):
             self._token: str | None = check_token(token)
             self._provider: TokenProvider | None = None
@@ -160,8 +170,7 @@ class TokenSource:
 
     def redact_bytes(self, body: bytes) -> bytes:
         """``body`` with every token handed out replaced (a response reflecting the header)."""
-        for token in self._used:
-            raw = token.encode("ascii")  # visible ASCII, checked on the way in
+        for raw in self._used_bytes:
             if raw in body:
                 body = body.replace(raw, _REDACTED_BYTES)
         return body
@@ -214,6 +223,7 @@ class TokenSource:
         for spelling in dict.fromkeys((token, token.replace("-", "_"))):
             if len(spelling) >= MIN_REDACTED_LENGTH and spelling not in self._used:
                 self._used.append(spelling)
+                self._used_bytes.append(spelling.encode("ascii"))  # visible ASCII: checked
 
     async def _ask(self) -> object:
         assert self._provider is not None
