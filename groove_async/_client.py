@@ -31,7 +31,7 @@ from ._ids import IdValidator
 from ._library import LibraryReader
 from ._models import BulkResult, Columns, Outcome, TrackResult
 from ._operation import Operation, read_all, start_operation
-from ._pipeline import add_segment, run_pipeline
+from ._pipeline import Pipeline, add_segment
 from ._playlists import PlaylistEditor
 from ._protocol import (
     Action,
@@ -406,14 +406,14 @@ class GrooveClient(LibraryMethods):
         try:
             # Read under the operation: its deadline and stop event cover a slow source too.
             ids = await read_all(track_ids, operation, self._validator, self._batch_size)
-            pipeline = run_pipeline(
+            pipeline = Pipeline(
                 ids,
                 operation=operation,
                 planner=BatchPlanner(self._batch_size, remember=True, distinct=all_distinct(ids)),
                 send=functools.partial(self._sender.send, operation),
                 limit=self._limit,
                 registry=self._tasks,
-            )
+            ).segments()
             async with aclosing(pipeline) as segments:
                 async for segment in segments:
                     add_segment(columns, segment)
@@ -438,7 +438,7 @@ class GrooveClient(LibraryMethods):
     ) -> AsyncGenerator[TrackResult, None]:
         check_iterable(track_ids)
         operation, end = self._begin(action, deadline, stop)
-        pipeline = run_pipeline(
+        pipeline = Pipeline(
             track_ids,
             operation=operation,
             planner=BatchPlanner(self._batch_size, remember=False),
@@ -447,7 +447,7 @@ class GrooveClient(LibraryMethods):
             validator=self._validator,
             window=2 * self._max_concurrency,
             registry=self._tasks,
-        )
+        ).segments()
         try:
             async with aclosing(pipeline) as segments:
                 async for segment in segments:

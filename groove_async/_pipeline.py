@@ -38,7 +38,7 @@ from ._ids import IdValidator
 from ._models import Columns, ErrorInfo, Outcome
 from ._operation import Operation, settle_unanswered
 
-__all__ = ["Pipeline", "add_segment", "run_pipeline"]
+__all__ = ["Pipeline", "add_segment"]
 
 logger: Final = logging.getLogger("groove_async")
 
@@ -327,30 +327,6 @@ class Pipeline:
         if self._registry is not None:
             self._registry.add(task)
             task.add_done_callback(self._registry.discard)
-
-
-def run_pipeline(
-    inputs: Iterable[object] | AsyncIterable[object],
-    *,
-    operation: Operation,
-    planner: BatchPlanner,
-    send: SendSegment,
-    limit: ConcurrencyLimit,
-    validator: IdValidator | None = None,
-    window: int | None = None,
-    registry: set[asyncio.Task[None]] | None = None,
-) -> AsyncGenerator[Segment, None]:
-    """The finished segments of ``inputs`` in input order (see :class:`Pipeline`)."""
-    return Pipeline(
-        inputs,
-        operation=operation,
-        planner=planner,
-        send=send,
-        limit=limit,
-        validator=validator,
-        window=window,
-        registry=registry,
-    ).segments()
 
 
 async def _settle(tasks: set[asyncio.Task[None]], *, cancel: bool = False) -> None:

@@ -42,6 +42,8 @@ CHUNK: Final = 100
 MAX_NAME_LENGTH: Final = 256
 
 _CONCURRENT_UPDATE: Final = 409
+#: What :meth:`PlaylistEditor._guarded` says of an edit whose outcome is unknown.
+_OUTCOME_UNKNOWN: Final = object()
 #: A bound on the rounds of one step whatever the clock says (a test policy does not wait).
 _MAX_ROUNDS: Final = 10_000
 _LOST: Final = ErrorInfo(
@@ -88,14 +90,10 @@ class PlaylistEditor:
             if unknown and (found := await self._find(provisional)) is not None:
                 return found
             body = playlist_action(name=provisional, published=published, state_token=token)
-            try:
-                answer = read_edit(await self._caller.post(self._path("create"), body))
+            answer = await self._guarded("create", body)
+            if isinstance(answer, EditResult):
                 return edit_playlist_id(self._namespace, answer.id)
-            except (OutcomeUnknown, DecodeError):  # an unreadable 200 leaves it unknown too
-                unknown = True
-            except HTTPStatusError as exc:
-                if exc.status != _CONCURRENT_UPDATE:
-                    raise
+            unknown = unknown or answer is _OUTCOME_UNKNOWN
             await self._pause(round_, started)
         raise PlaylistConflictError(
             "the collection kept changing: the playlist could not be created"
@@ -174,14 +172,13 @@ class PlaylistEditor:
                     raise _conflict(playlist_id, count, now, sent=False)
                 return await self._held(playlist_id, chunk, count, now)
             body = playlist_action(playlist_id=playlist_id, state_token=token, adds=chunk)
-            try:
-                answer = read_edit(await self._caller.post(self._path("update"), body))
-                return _answered(chunk, answer, count)
-            except (OutcomeUnknown, DecodeError):  # an unreadable 200 leaves it unknown too
-                unknown = True
-            except HTTPStatusError as exc:
-                if exc.status != _CONCURRENT_UPDATE:
-                    raise
+            answer = await self._guarded("update", body)
+            if isinstance(answer, EditResult):
+                try:
+                    return _answered(chunk, answer, count)
+                except DecodeError:  # a 200 that does not answer every action: read it back
+                    answer = _OUTCOME_UNKNOWN
+            unknown = unknown or answer is _OUTCOME_UNKNOWN
             await self._pause(round_, started)
         raise PlaylistConflictError(
             f"the collection kept changing: could not append to {playlist_id}",
@@ -200,6 +197,19 @@ class PlaylistEditor:
         if columns is None:
             raise _conflict(playlist_id, count, now, sent=True)
         return columns, now
+
+    async def _guarded(self, action: str, body: bytes) -> EditResult | object | None:
+        """One edit carrying a state token: its answer; ``None`` when refused as concurrent (a
+        409: nothing applied); :data:`_OUTCOME_UNKNOWN` when it may or may not have been
+        applied."""
+        try:
+            return read_edit(await self._caller.post(self._path(action), body))
+        except (OutcomeUnknown, DecodeError):  # an unreadable 200 leaves it unknown too
+            return _OUTCOME_UNKNOWN
+        except HTTPStatusError as exc:
+            if exc.status != _CONCURRENT_UPDATE:
+                raise
+            return None
 
     # -- delete -----------------------------------------------------------------------------------
 
