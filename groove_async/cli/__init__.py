@@ -7,10 +7,16 @@
                         [--format json|xml] [--output FILE] [--journal FILE] [--same-user]
                         [--quiet]
     groove-async delete [FILE|-] ...the same options...
+    groove-async playlist create NAME [FILE|-] [--base-url URL] [--allow-insecure-http]
+                        [--token T | --token-env NAME] [--concurrency N] [--published]
+                        [--output FILE] [--journal FILE] [--same-user] [--quiet]
+    groove-async export [--output FILE|-] [--format ids|jsonl] [--playlists DIR]
+                        [--base-url URL] [--allow-insecure-http] [--token T | --token-env NAME]
+                        [--concurrency N] [--quiet]
     groove-async demo   [--size N] [--latency S] [--faults] [--seed N] [--concurrency N] [--quiet]
     groove-async serve  [--host 127.0.0.1] [--port 8080] [--token TOKEN ...] [--seed N]
                         [--latency S] [--capacity N] [--fault KIND=P ...] [--retry-after S]
-                        [--hyphen-codes]
+                        [--late-delay S] [--hyphen-codes]
     groove-async --version
 
 A bad argument of any command is one ``groove-async COMMAND: error: ...`` line and exit status
@@ -20,18 +26,27 @@ for what a handler finds, in the command line's words (its flags, not the librar
 :func:`main` only parses and dispatches to the subcommand's handler. The modules, each using
 only those listed before it:
 
-* :mod:`~groove_async.cli.parser`: the arguments, the exit statuses and the one-line usage errors.
+* :mod:`~groove_async.cli.arguments`: the argument types, and the options the commands that talk
+  to the service share.
+* :mod:`~groove_async.cli.parser`: the commands' arguments, the exit statuses and the one-line
+  usage errors.
 * :mod:`~groove_async.cli.inputs`: the input sources (a file, stdin or a pipe, memory), the line
   splitter, the CSV ``id`` column, and the ID check (the client's own validator).
 * :mod:`~groove_async.cli.progress`: the tqdm bar or plain progress lines, and the summary.
 * :mod:`~groove_async.cli.output`: the ``--output`` writer (special files, ``.part`` + rename,
   failed writes).
-* :mod:`~groove_async.cli.journal_header` and :mod:`~groove_async.cli.journal`: the ``--journal``
-  file format, and its writer.
+* :mod:`~groove_async.cli.journal_header`, :mod:`~groove_async.cli.journal` and
+  :mod:`~groove_async.cli.journal_writer`: the ``--journal`` file format, and its writer.
+* :mod:`~groove_async.cli.signals`: SIGINT/SIGTERM while a command runs.
 * :mod:`~groove_async.cli.importer`: the import run (results in input order, admission of
-  finished and invalid inputs, SIGINT/SIGTERM).
-* :mod:`~groove_async.cli.add_delete`, :mod:`~groove_async.cli.demo`,
-  :mod:`~groove_async.cli.serve`: the subcommands' handlers.
+  finished and invalid inputs, a sender: the client's bulk stream or a job's own).
+* :mod:`~groove_async.cli.add_delete`: the handler of ``add`` and ``delete``, and the run of
+  every command that sends the IDs of an input.
+* :mod:`~groove_async.cli.playlist_resume` and :mod:`~groove_async.cli.playlist`: ``playlist
+  create``'s sender, chunk after chunk, and its resume against the playlist read back.
+* :mod:`~groove_async.cli.export_files` and :mod:`~groove_async.cli.export`: ``export``, and the
+  files of ``--playlists``.
+* :mod:`~groove_async.cli.demo`, :mod:`~groove_async.cli.serve`: the other subcommands' handlers.
 
 Only the public API of :mod:`groove_async` and :mod:`groove_async.testing` is used, plus the
 client's own checks of an ID (:mod:`groove_async._ids`) and of a token
@@ -47,7 +62,9 @@ from typing import Final
 
 from .add_delete import _import_command
 from .demo import _demo
-from .parser import _build_parser
+from .export import _export
+from .parser import _parse
+from .playlist import _playlist_command
 from .serve import _serve
 
 __all__ = ["main"]
@@ -57,6 +74,8 @@ _Handler = Callable[[argparse.Namespace], int]
 _HANDLERS: Final[Mapping[str, _Handler]] = {
     "add": _import_command,
     "delete": _import_command,
+    "playlist": _playlist_command,
+    "export": _export,
     "demo": _demo,
     "serve": _serve,
 }
@@ -73,6 +92,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit status: 0 success; 1 some inputs were rejected, failed or not sent; 2 a usage
         or authentication error (argparse exits with 2 itself); 130 interrupted by Ctrl-C.
     """
-    args = _build_parser().parse_args(argv)
+    args = _parse(argv)
     handler = _HANDLERS[args.command]
     return handler(args)

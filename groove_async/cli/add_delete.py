@@ -3,6 +3,8 @@
 The token is checked by the client's own rule (:func:`groove_async._auth.check_token`) and never
 printed; the input, the output and the journal are opened and checked not to be one file; then
 :func:`~groove_async.cli.importer._import` runs, and what went wrong, if anything, is reported.
+``playlist create`` (:mod:`~groove_async.cli.playlist`) runs through :func:`_run_command` too,
+with a job of its own.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from groove_async._auth import check_token
 
-from .importer import _import, _Job, _Outcome, _stopped_by
+from .importer import _import, _Job, _Outcome
 from .inputs import _open_input
 from .output import _replaced_output
 from .parser import (
@@ -27,10 +31,24 @@ from .parser import (
     _UsageError,
 )
 from .progress import _print_summary, _progress_mode
+from .signals import _stopped_by
 
 
 def _import_command(args: argparse.Namespace) -> int:
     """The handler of ``add`` and ``delete``."""
+    return _run_command(args, _bulk_job)
+
+
+def _bulk_job(args: argparse.Namespace, job: _Job) -> _Job:
+    """``add`` and ``delete``: the client's bulk stream, with the batch size and body format."""
+    options = {**job.client_options, "batch_size": args.batch_size, "wire_format": args.format}
+    return job._replace(client_options=options)
+
+
+def _run_command(
+    args: argparse.Namespace, make_job: Callable[[argparse.Namespace, _Job], _Job]
+) -> int:
+    """Run a command that sends the IDs of an input: ``make_job`` completes its job."""
     prog = f"groove-async {args.action}"
     try:
         token = _resolve_token(args)
@@ -50,23 +68,26 @@ def _import_command(args: argparse.Namespace) -> int:
             total=total,
             progress=_progress_mode(quiet=args.quiet, interactive=interactive),
             output=args.output,
-            client_options={
-                "base_url": args.base_url,
-                "allow_insecure_http": args.allow_insecure_http,
-                "max_concurrency": args.concurrency,
-                "batch_size": args.batch_size,
-                "wire_format": args.format,
-            },
+            client_options=_client_options(args),
             journal=args.journal,
             input_sha256=digest,
             rerunnable=args.input != "-",
             same_user=args.same_user,
         )
-        return _run(job, token, prog)
+        return _run(make_job(args, job), token, prog)
     except _UsageError as exc:
         return _report_usage_error(prog, exc)
     finally:
         source.close()
+
+
+def _client_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The client's options of ``--base-url``, ``--allow-insecure-http``, ``--concurrency``."""
+    return {
+        "base_url": args.base_url,
+        "allow_insecure_http": args.allow_insecure_http,
+        "max_concurrency": args.concurrency,
+    }
 
 
 def _resolve_token(args: argparse.Namespace) -> str:
@@ -137,7 +158,8 @@ def _run(job: _Job, token: str, prog: str) -> int:
             file=sys.stderr,
         )
     elif job.progress != "off":
-        _print_summary(ended.importer, ended.progress, ended.elapsed, summary)
+        requests = ended.requests
+        _print_summary(ended.importer, ended.progress, ended.elapsed, summary, requests=requests)
     return _report_end(ended, prog, quiet=job.progress == "off")
 
 
@@ -163,6 +185,8 @@ def _report_end(ended: _Outcome, prog: str, *, quiet: bool) -> int:
             f"stopped: {output_error.strerror or output_error}",
             file=sys.stderr,
         )
+    if ended.halted is not None:
+        print(f"{prog}: error: {ended.halted}", file=sys.stderr)
     if ended.signal is not None:
         if not quiet:
             unfinished = importer.total - importer.counts["SUCCEEDED"] - importer.counts["REJECTED"]
@@ -177,7 +201,7 @@ def _report_end(ended: _Outcome, prog: str, *, quiet: bool) -> int:
                 file=sys.stderr,
             )
         return 128 + ended.signal
-    failed = ended.journal_error is not None or output_error is not None
+    failed = ended.journal_error is not None or output_error is not None or ended.halted is not None
     if importer.total == importer.counts["SUCCEEDED"] and not failed:
         return EXIT_OK
     return EXIT_NOT_ALL_SUCCEEDED

@@ -15,10 +15,11 @@ from typing import Any
 
 from groove_async.testing import catalog_track_id
 
-from .importer import _import, _Job, _stopped_by
+from .importer import _import, _Job
 from .inputs import _Input, _ListSource
 from .parser import DEFAULT_TOKEN, EXIT_INTERRUPTED, EXIT_NOT_ALL_SUCCEEDED, EXIT_OK
 from .progress import _print_summary, _progress_mode
+from .signals import _stopped_by
 
 
 def _demo_library(size: int, seed: int) -> tuple[list[str], set[str]]:

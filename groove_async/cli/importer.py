@@ -1,6 +1,7 @@
-"""The import run shared by ``add``, ``delete`` and ``demo``.
+"""The import run shared by ``add``, ``delete``, ``playlist create`` and ``demo``.
 
-The inputs are fed to :meth:`GrooveClient.stream_add_tracks` (or ``stream_delete_tracks``) and
+The inputs are fed to a sender: :meth:`GrooveClient.stream_add_tracks` (or
+``stream_delete_tracks``), or the job's own (:attr:`_Job.sender`: a playlist's chunks), and
 each input gets one result, written in input order. Inputs finished in an earlier run (the
 journal's) and lines that are not valid IDs are admitted without being sent: they are answered
 in their own position (REJECTED with the code ``INVALID_INPUT`` for an invalid line). The first
@@ -11,22 +12,22 @@ SIGINT/SIGTERM stops the import gracefully, the second abandons the batches in f
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import signal
 import sys
 import time
 from collections import Counter, deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping
-from typing import Any, Final, NamedTuple
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from typing import Any, Final, NamedTuple, Protocol
 
 from groove_async import AuthenticationError, GrooveClient, TrackResult
 
 from .inputs import _Input, _Inputs, _Source
-from .journal import FINISHED, Journal, JournalError, JournalHeader, JournalRecord, _JournalWriter
+from .journal import FINISHED, Journal, JournalError, JournalHeader, JournalRecord
+from .journal_writer import _JournalWriter
 from .output import _Output
 from .parser import _in_cli_terms, _UsageError
 from .progress import _count_cause, _Progress, _reason
+from .signals import _Signals
 
 _encode: Final = json.JSONEncoder(ensure_ascii=False).encode  # built once, not per call
 
@@ -65,6 +66,22 @@ def _made_up(
     }
 
 
+class _Sender(Protocol):
+    """What sends the IDs fed to it and yields one result for each, in the order fed."""
+
+    halted: str | None
+    """Why the sender stopped on its own, the rest unsent (one line), or ``None``."""
+
+    @property
+    def requests(self) -> str:
+        """The summary's line about the requests sent, instead of the batches and retries."""
+        ...
+
+    def __call__(
+        self, ids: AsyncIterator[str], stop: asyncio.Event
+    ) -> AsyncIterator[TrackResult]: ...
+
+
 class _Importer:
     """Feeds the inputs to a client stream and puts every result back in its input position.
 
@@ -84,8 +101,10 @@ class _Importer:
         journal: _JournalWriter | None,
         rerunnable: bool,
         on_result: Callable[[_Input, dict[str, Any]], None] | None = None,
+        sender: _Sender | None = None,
     ) -> None:
         self.action = action
+        self.sender = sender
         self.inputs = inputs
         self.source_name = source_name
         self.finished = finished
@@ -110,8 +129,11 @@ class _Importer:
 
     async def run(self, client: GrooveClient, stop: asyncio.Event) -> None:
         """Send everything (or until ``stop`` is set) and answer every input fed to the client."""
-        send = client.stream_add_tracks if self.action == "add" else client.stream_delete_tracks
-        stream = send(self._feed(), stop=stop)
+        if self.sender is not None:
+            stream = self.sender(self._feed(), stop)
+        else:
+            send = client.stream_add_tracks if self.action == "add" else client.stream_delete_tracks
+            stream = send(self._feed(), stop=stop)
         try:
             async for result in stream:
                 self._answer(result)
@@ -161,6 +183,8 @@ class _Importer:
             return "Not sent: the import stopped after the input could not be read"
         if self.output is not None and self.output.error is not None:
             return "Not sent: the import stopped after the output could not be written"
+        if self.sender is not None and self.sender.halted is not None:
+            return "Not sent: the import stopped after an error"
         return "Not sent: the import was stopped"
 
     async def _feed(self) -> AsyncIterator[str]:
@@ -231,8 +255,20 @@ class _Importer:
                 output.write(text)
 
 
+class _Context(NamedTuple):
+    """What a job's own sender works with (see :attr:`_Job.sender`)."""
+
+    job: _Job
+    client: GrooveClient
+    progress: _Progress
+    journal: _JournalWriter | None
+    finished: dict[int, JournalRecord]
+    """The journal's finished positions, which the importer reads as it admits the inputs: a
+    sender may add to it before it reads any input (what a resume found already done)."""
+
+
 class _Job(NamedTuple):
-    """Everything ``add`` / ``delete`` / ``demo`` need to run an import."""
+    """Everything ``add`` / ``delete`` / ``playlist create`` / ``demo`` need to run an import."""
 
     action: str
     source: _Source
@@ -245,6 +281,10 @@ class _Job(NamedTuple):
     input_sha256: str | None = None
     rerunnable: bool = True
     same_user: bool = False
+    playlist: str | None = None
+    """The name of the playlist a ``playlist create`` fills (part of its journal's identity)."""
+    sender: Callable[[_Context], _Sender] | None = None
+    """Makes the sender, when it is not the client's bulk stream of :attr:`action`."""
 
 
 class _Outcome(NamedTuple):
@@ -257,6 +297,10 @@ class _Outcome(NamedTuple):
     journal: Journal | None
     journal_error: OSError | None
     output: _Output | None = None
+    halted: str | None = None
+    """Why the job's own sender stopped (one line), if it did."""
+    requests: str | None = None
+    """The job's own sender's summary line about its requests."""
 
 
 async def _import(
@@ -272,27 +316,20 @@ async def _import(
         raise _UsageError(_in_cli_terms(str(exc), "--base-url")) from None
     stop = asyncio.Event()
     async with client:
-        journal: Journal | None = None
-        if job.journal is not None:
-            header = JournalHeader(
-                job.action, client.base_url, job.input_sha256 or "", job.source_name
-            )
-            try:
-                journal = Journal.open(job.journal, header, token=token)
-            except JournalError as exc:
-                raise _UsageError(str(exc)) from None
-            except OSError as exc:
-                raise _UsageError(f"cannot use the journal {job.journal}: {exc}") from None
+        journal = _open_journal(job, client.base_url, token)
+        finished: dict[int, JournalRecord] = {}
         try:
+            if journal is not None and not journal.created:
+                finished = _trusted(journal, job, progress)
             output = _Output(job.output, lambda _: stop.set()) if job.output is not None else None
         except BaseException:
             if journal is not None:
                 journal.close()
             raise
         writer = _JournalWriter(journal, lambda _: stop.set()) if journal is not None else None
-        finished: Mapping[int, JournalRecord] = {}
-        if journal is not None and not journal.created:
-            finished = _trusted(journal, job, progress)
+        sender = None
+        if job.sender is not None:
+            sender = job.sender(_Context(job, client, progress, writer, finished))
         importer = _Importer(
             job.action,
             _Inputs(job.source),
@@ -303,6 +340,7 @@ async def _import(
             journal=writer,
             rerunnable=job.rerunnable,
             on_result=on_result,
+            sender=sender,
         )
         progress.start()
         started = time.monotonic()
@@ -329,20 +367,48 @@ async def _import(
             journal,
             writer.error if writer is not None else None,
             output,
+            sender.halted if sender is not None else None,
+            sender.requests if sender is not None else None,
         )
 
 
-def _trusted(journal: Journal, job: _Job, progress: _Progress) -> Mapping[int, JournalRecord]:
+def _open_journal(job: _Job, base_url: str, token: str) -> Journal | None:
+    """The job's journal, opened (or created) for its input, action, base URL and playlist."""
+    if job.journal is None:
+        return None
+    header = JournalHeader(
+        job.action, base_url, job.input_sha256 or "", job.source_name, playlist=job.playlist
+    )
+    try:
+        return Journal.open(job.journal, header, token=token)
+    except JournalError as exc:
+        raise _UsageError(str(exc)) from None
+    except OSError as exc:
+        raise _UsageError(f"cannot use the journal {job.journal}: {exc}") from None
+
+
+def _trusted(journal: Journal, job: _Job, progress: _Progress) -> dict[int, JournalRecord]:
     """The results of a resumed journal that this run keeps instead of sending them again.
 
     All of them when the journal was written under this token, or ``--same-user`` vouches for
     it; none (and a warning, even with ``--quiet``) when it was written under another token or
     an unknown one: another user's results say nothing of this user's collection, and sending
     again is safe (adds are idempotent; deletes are answered item by item).
+
+    Raises:
+        _UsageError: a journal of a playlist written under another or an unknown token, without
+            ``--same-user``: the playlist is that user's, and starting over would make another.
     """
     count = len(journal.finished)
     repaired = " (a line torn by a crash was dropped)" if journal.repaired else ""
-    if journal.token_matches or job.same_user or not count:
+    trusted = journal.token_matches or job.same_user
+    if journal.playlist_id is not None and not trusted:
+        raise _UsageError(
+            f"the journal {job.journal} was written under another token: its playlist "
+            f"{journal.playlist_id} belongs to that user. If it is your own token, refreshed, "
+            "pass --same-user; else use another --journal file"
+        )
+    if trusted or not count:
         progress.resume(count)
         progress.message(
             f"Resuming from {job.journal}: {count:,} IDs finished earlier will not be sent "
@@ -358,73 +424,3 @@ def _trusted(journal: Journal, job: _Job, progress: _Progress) -> Mapping[int, J
         flush=True,
     )
     return {}
-
-
-def _stopping(signum: int) -> str:
-    """What the first SIGINT or SIGTERM does, and how to abandon the batches in flight."""
-    if signum == signal.SIGINT:
-        return (
-            "Stopping: batches in flight finish, the rest is not sent "
-            "(Ctrl-C again to abandon them)."
-        )
-    name = signal.Signals(signum).name
-    return (
-        f"Stopping on {name}: batches in flight finish, the rest is not sent "
-        f"(a second {name} abandons them)."
-    )
-
-
-def _stopped_by(signum: int) -> str:
-    """How an import or a demo stopped by a signal says so: ``interrupted`` is Ctrl-C's."""
-    return "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
-
-
-class _Signals:
-    """SIGINT/SIGTERM while an import runs: the first stops it gracefully, the second abandons.
-
-    Installed for the whole import, cleanup included, so that no signal lands as a
-    ``KeyboardInterrupt`` while the journal and the output are being closed.
-
-    Attributes:
-        received: the first signal's number, else ``None``.
-        abandoned: whether a second signal cancelled the import's task.
-    """
-
-    def __init__(self, stop: asyncio.Event, progress: _Progress) -> None:
-        self._stop = stop
-        self._progress = progress
-        self._loop = asyncio.get_running_loop()
-        self._task: asyncio.Task[None] | None = None
-        self._installed: list[int] = []
-        self.received: int | None = None
-        self.abandoned = False
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows, threads
-                self._loop.add_signal_handler(signum, self._on_signal, signum)
-                self._installed.append(signum)
-
-    def _on_signal(self, signum: int) -> None:
-        if self.received is None:
-            self.received = signum
-            self._stop.set()
-            self._progress.message(_stopping(signum))
-        elif not self.abandoned and self._task is not None and not self._task.done():
-            self.abandoned = True
-            self._progress.message("Abandoning the batches in flight.")
-            self._task.cancel()
-
-    async def run(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run ``work`` in a task that a second signal cancels (which is not an error here)."""
-        self._task = task = asyncio.create_task(work, name="import")
-        try:
-            await task
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if not self.abandoned or (current is not None and current.cancelling()):
-                raise
-
-    def remove(self) -> None:
-        """Restore the default handlers."""
-        for signum in self._installed:
-            self._loop.remove_signal_handler(signum)
-        self._installed.clear()

@@ -32,23 +32,32 @@ Rules that make it crash-safe:
 * Whose results they are is not part of the identity: a journal opened with another token is
   opened all the same, and :attr:`Journal.token_matches` says so; the caller decides.
 
-The header and the token's fingerprint are in :mod:`groove_async.cli.journal_header`. Apart from
-:class:`_JournalWriter`, which appends the results of a running import from a background task,
-this is pure file handling (no network, no event loop) and knows nothing of the client: records
-are plain JSON objects.
+A ``playlist create`` journal (version 3) also names the playlist in its header
+(``"playlist_name"``, part of its identity) and, once the playlist is created, holds its ID on a
+line of its own, written and ``fsync``'d before any track is sent to it (the latest such line
+counts)::
+
+    {"kind": "playlist", "id": "music.playlist.d7e2d6b8-8028-00fe-a58d-423bda374ad1"}
+
+A result's ``id`` is then the playlist-entry ID. A line with a ``kind`` this module does not
+know is refused as damage, like any line that is not a record.
+
+The header and the token's fingerprint are in :mod:`groove_async.cli.journal_header`; the writer
+that appends the results of a running import from a background task is in
+:mod:`groove_async.cli.journal_writer`. This is pure file handling (no network, no event loop)
+and knows nothing of the client: records are plain JSON objects.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any, Final, NamedTuple
 
 import attrs
 
@@ -109,6 +118,7 @@ class JournalRecord:
         result: the result object (``input_id``, ``id``, ``outcome``, ``error``) as JSON text,
             ready to be written as a line of the command's output.
         code: the error code for a REJECTED result, else ``None``.
+        id: the result's ``id`` (a collection or playlist-entry ID), if any.
     """
 
     position: int
@@ -116,6 +126,30 @@ class JournalRecord:
     outcome: str
     result: str
     code: str | None = None
+    id: str | None = None
+
+
+class _PlaylistLine(NamedTuple):
+    """A ``{"kind": "playlist", "id": ...}`` line: the playlist a journal fills."""
+
+    id: str
+
+
+class _Loaded:
+    """What the lines after the header say: the finished positions and the playlist."""
+
+    def __init__(self) -> None:
+        self.finished: dict[int, JournalRecord] = {}
+        self.playlist: str | None = None
+
+    def keep(self, loaded: JournalRecord | _PlaylistLine | int) -> None:
+        """Take one loaded line into account: the latest line of a position wins."""
+        if isinstance(loaded, JournalRecord):
+            self.finished[loaded.position] = loaded
+        elif isinstance(loaded, _PlaylistLine):
+            self.playlist = loaded.id
+        else:
+            self.finished.pop(loaded, None)
 
 
 class Journal:
@@ -134,6 +168,7 @@ class Journal:
         token_matches: whether the token given to :meth:`open` is the one the journal was
             started with: True for a new journal, False for another token, ``None`` when
             unknown (no token given, or a journal without a fingerprint).
+        playlist_id: the ID of the playlist a ``playlist create`` journal fills, once created.
     """
 
     def __init__(
@@ -146,6 +181,7 @@ class Journal:
         repaired: bool,
         created: bool,
         token_matches: bool | None = None,
+        playlist_id: str | None = None,
     ) -> None:
         self.path = path
         self.header = header
@@ -153,6 +189,7 @@ class Journal:
         self.repaired = repaired
         self.created = created
         self.token_matches = token_matches
+        self.playlist_id = playlist_id
         self._file: IO[bytes] | None = file
 
     @classmethod
@@ -203,7 +240,7 @@ class Journal:
                     f"journal {path} does not belong to this command: {problem}. Use another "
                     "--journal file, or delete this one to start over"
                 )
-            finished, good_end = _read_records(file, path, start=len(first))
+            loaded, good_end = _read_records(file, path, start=len(first))
             size = file.seek(0, os.SEEK_END)
             repaired = good_end < size
             if repaired:
@@ -215,10 +252,11 @@ class Journal:
                 path,
                 stored,
                 file,
-                finished,
+                loaded.finished,
                 repaired=repaired,
                 created=False,
                 token_matches=matches,
+                playlist_id=loaded.playlist,
             )
         except BaseException:
             file.close()
@@ -249,6 +287,20 @@ class Journal:
         if lines:
             _write_durably(self._file, "".join(lines).encode())
 
+    def append_playlist(self, playlist_id: str) -> None:
+        """Record durably the ID of the playlist this journal fills (:attr:`playlist_id`).
+
+        Raises:
+            RuntimeError: the journal is closed.
+            OSError: the write or the ``fsync`` failed.
+        """
+        if self._file is None:
+            raise RuntimeError("the journal is closed")
+        _write_durably(
+            self._file, _encode({"kind": "playlist", "id": playlist_id}).encode() + b"\n"
+        )
+        self.playlist_id = playlist_id
+
     def close(self) -> None:
         """Release the lock and close the file. Safe to call twice."""
         file, self._file = self._file, None
@@ -272,9 +324,15 @@ def _parse(line: bytes, path: Path, number: int) -> Any:
         ) from None
 
 
-def _record(value: object) -> JournalRecord | int | None:
-    """A loaded line: a finished record, the position of an unfinished one, or None if invalid."""
+def _record(value: object) -> JournalRecord | _PlaylistLine | int | None:
+    """A loaded line: a finished record, the position of an unfinished one, the playlist's ID,
+    or None if invalid."""
     if not isinstance(value, dict):
+        return None
+    if "kind" in value:
+        playlist_id = value.get("id")
+        if value["kind"] == "playlist" and isinstance(playlist_id, str) and playlist_id:
+            return _PlaylistLine(playlist_id)
         return None
     position = value.get("p")
     outcome = value.get("outcome")
@@ -295,20 +353,20 @@ def _record(value: object) -> JournalRecord | int | None:
         "outcome": outcome,
         "error": error,
     }
+    entry_id = result["id"]
     return JournalRecord(
         position,
         value["input_id"],
         outcome,
         _encode(result),
         code if isinstance(code, str) else None,
+        entry_id if isinstance(entry_id, str) else None,
     )
 
 
-def _read_records(
-    file: IO[bytes], path: Path, *, start: int
-) -> tuple[dict[int, JournalRecord], int]:
+def _read_records(file: IO[bytes], path: Path, *, start: int) -> tuple[_Loaded, int]:
     """Load the records after the header; return them and where the last good line ends."""
-    finished: dict[int, JournalRecord] = {}
+    loaded_lines = _Loaded()
     good_end = start
     number = 1
     pending: bytes | None = None  # a line is judged once we know whether it is the last
@@ -321,19 +379,19 @@ def _read_records(
                     f"journal {path} is damaged at line {number} (only the last line may be "
                     "torn by a crash); delete it to start over"
                 )
-            _keep(finished, loaded)
+            loaded_lines.keep(loaded)
             good_end += len(pending)
         number += 1
         pending = line
     if pending is not None:
         loaded = _load(pending)
         if loaded is not None:  # else: a torn (or garbled) last line, cut off by the caller
-            _keep(finished, loaded)
+            loaded_lines.keep(loaded)
             good_end += len(pending)
-    return finished, good_end
+    return loaded_lines, good_end
 
 
-def _load(line: bytes) -> JournalRecord | int | None:
+def _load(line: bytes) -> JournalRecord | _PlaylistLine | int | None:
     """A record line: see :func:`_record`; ``None`` when it is torn or not a record."""
     if not line.endswith(b"\n"):
         return None
@@ -341,14 +399,6 @@ def _load(line: bytes) -> JournalRecord | int | None:
         return _record(json.loads(line))
     except ValueError:
         return None
-
-
-def _keep(finished: dict[int, JournalRecord], loaded: JournalRecord | int) -> None:
-    # The latest line of a position wins.
-    if isinstance(loaded, JournalRecord):
-        finished[loaded.position] = loaded
-    else:
-        finished.pop(loaded, None)
 
 
 def _write_durably(file: IO[bytes], data: bytes) -> None:
@@ -381,55 +431,3 @@ def _lock(file: IO[bytes], path: Path) -> None:
         raise JournalError(
             f"journal {path} is in use by another groove-async command; wait for it to end"
         ) from None
-
-
-# -- appending while an import runs ---------------------------------------------------------
-
-
-class _JournalWriter:
-    """Group commit: results are appended by a background task, one ``fsync`` per group.
-
-    Results of one batch arrive together (the stream yields them without waiting), so a group
-    is at least one batch; while one group is being synced in a thread, the next one gathers.
-    """
-
-    def __init__(self, journal: Journal, on_error: Callable[[OSError], None]) -> None:
-        self._journal = journal
-        self._on_error = on_error
-        self._pending: list[tuple[int, str]] = []
-        self._wake = asyncio.Event()
-        self._closing = False
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="journal")
-        self.error: OSError | None = None
-
-    def add(self, position: int, result: str) -> None:
-        """Queue a finished result (its output line)."""
-        if self.error is None:
-            self._pending.append((position, result))
-            self._wake.set()
-
-    async def _run(self) -> None:
-        while True:
-            if not self._pending:
-                if self._closing:
-                    return
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            group, self._pending = self._pending, []
-            try:
-                await asyncio.to_thread(self._journal.append, group)
-            except OSError as exc:
-                self.error = exc
-                self._pending.clear()
-                self._on_error(exc)
-                return
-
-    async def close(self) -> None:
-        """Write what is queued, then close the journal."""
-        self._closing = True
-        self._wake.set()
-        try:
-            await self._task
-        finally:
-            self._journal.close()

@@ -1,8 +1,9 @@
 """The first line of an import journal: what it serves, and whose token it was started with.
 
 A :class:`JournalHeader` names the input (the SHA-256 of its bytes), the action and the base URL
-a journal belongs to, and holds a :class:`TokenFingerprint` of the token it was started with.
-:mod:`groove_async.cli.journal` describes the whole format and uses these.
+a journal belongs to (and, for ``playlist create``, the playlist's name), and holds a
+:class:`TokenFingerprint` of the token it was started with. :mod:`groove_async.cli.journal`
+describes the whole format and uses these.
 """
 
 from __future__ import annotations
@@ -28,10 +29,18 @@ __all__ = [
 MAGIC: Final = "groove-async"
 """The value of the header's ``journal`` key."""
 
-VERSION: Final = 2
-"""The journal format version this module writes (it reads :data:`READABLE_VERSIONS`)."""
+VERSION: Final = 3
+"""The newest journal format version, that of a ``playlist create`` journal.
 
-READABLE_VERSIONS: Final = frozenset({1, VERSION})
+Version 3 is version 2 with the playlist's name in the header and the playlist's own lines
+(:mod:`groove_async.cli.journal`); the journals of ``add`` and ``delete``, which have neither,
+are still written as version 2, which groove-async releases before version 3 read too.
+"""
+
+PLAIN_VERSION: Final = 2
+"""The version of a journal without a playlist (``add``, ``delete``)."""
+
+READABLE_VERSIONS: Final = frozenset({1, PLAIN_VERSION, VERSION})
 """The format versions this module reads: version 1 is version 2 without the token fingerprint."""
 
 TOKEN_KDF: Final = "pbkdf2-sha256"  # noqa: S105 -- the name of an algorithm, not a secret
@@ -118,13 +127,15 @@ class JournalHeader:
     """What a journal belongs to.
 
     Attributes:
-        action: ``"add"`` or ``"delete"``.
+        action: ``"add"``, ``"delete"`` or ``"playlist create"``.
         base_url: the service root the results came from.
         input_sha256: hex SHA-256 of the input file's bytes.
         input: the input's path as given when the journal was started; informational only (a
             renamed or moved input with the same bytes is still the same input).
         token: the fingerprint of the token the journal was started with; ``None`` when unknown
             (a version 1 journal, or one opened without a token). Not part of the identity.
+        playlist: the name of the playlist a ``playlist create`` journal fills (written as
+            ``playlist_name``, version 3); ``None`` for the other actions.
     """
 
     action: str
@@ -132,17 +143,20 @@ class JournalHeader:
     input_sha256: str
     input: str = ""
     token: TokenFingerprint | None = None
+    playlist: str | None = None
 
     def to_line(self) -> bytes:
         """The header as the journal's first line, newline included (``token`` last)."""
         body: dict[str, Any] = {
             "journal": MAGIC,
-            "version": VERSION,
+            "version": PLAIN_VERSION if self.playlist is None else VERSION,
             "action": self.action,
             "base_url": self.base_url,
             "input_sha256": self.input_sha256,
             "input": self.input,
         }
+        if self.playlist is not None:
+            body["playlist_name"] = self.playlist
         if self.token is not None:
             body["token"] = self.token.to_json()
         return _dump(body)
@@ -163,11 +177,21 @@ class JournalHeader:
                 f"(this groove-async reads versions 1 to {VERSION})"
             )
         fields = ("action", "base_url", "input_sha256", "input")
-        if not all(isinstance(value.get(name), str) for name in fields):
+        playlist = value.get("playlist_name")
+        if not all(isinstance(value.get(name), str) for name in fields) or not isinstance(
+            playlist, str | None
+        ):
             raise JournalError("the journal header is damaged (a field is missing)")
         stored = value.get("token")
         token = None if version == 1 or stored is None else TokenFingerprint.from_json(stored)
-        return cls(value["action"], value["base_url"], value["input_sha256"], value["input"], token)
+        return cls(
+            value["action"],
+            value["base_url"],
+            value["input_sha256"],
+            value["input"],
+            token,
+            playlist,
+        )
 
     def _torn(self, first: bytes) -> bool:
         """Whether ``first``, a first line without its newline, is a torn start of this header.
@@ -192,6 +216,8 @@ class JournalHeader:
             return f"it records the action '{self.action}', not '{expected.action}'"
         if self.base_url != expected.base_url:
             return f"it records results from {self.base_url}, not {expected.base_url}"
+        if self.playlist != expected.playlist:
+            return f"it fills the playlist {self.playlist!r}, not {expected.playlist!r}"
         return None
 
 

@@ -10,13 +10,29 @@ arguments to the subcommand's handler. argparse reports a malformed argument its
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Sequence
 from typing import Final
-from urllib.parse import urlsplit
 
-from groove_async import DEFAULT_BASE_URL, __version__
+from groove_async import __version__
+
+from .arguments import (
+    FAULT_KINDS as FAULT_KINDS,  # re-exported: the kinds are the parser's vocabulary
+)
+from .arguments import (
+    MAX_LATENCY,
+    _add_client_options,
+    _add_input_argument,
+    _add_quiet_option,
+    _add_result_options,
+    _fault,
+    _int_at_least,
+    _number,
+    _path,
+    _playlist_name,
+    _seconds,
+    _Subparsers,
+)
 
 DEFAULT_PORT = 8080
 DEFAULT_TOKEN = "demo-token"  # noqa: S105 -- the emulator's documented demo token, not a secret
@@ -32,30 +48,22 @@ EXIT_USAGE: Final = 2
 EXIT_INTERRUPTED: Final = 130
 """Stopped by Ctrl-C (SIGINT); SIGTERM gives 143."""
 
-DEFAULT_TOKEN_ENV: Final = "GROOVE_TOKEN"  # noqa: S105 -- the name of a variable, not a token
-
-MAX_LATENCY: Final = 3600.0
-"""The longest ``--latency`` of ``demo`` and ``serve``, in seconds: an hour is already never."""
-
-FAULT_KINDS: Final[Mapping[str, str]] = {
-    "drop": "p_drop",
-    "429": "p_429",
-    "409": "p_409",
-    "500": "p_500",
-    "502": "p_502",
-    "503": "p_503",
-    "504": "p_504",
-    "html": "p_html",
-    "non-json": "p_non_json",
-    "truncated": "p_truncated",
-    "missing-item": "p_missing_item",
-}
-"""``serve --fault KIND=P``: each KIND and the :class:`~groove_async.testing.FaultPlan` knob."""
-
 EMULATOR_IDS: Final = (
     "The emulator's catalog holds every track ID of the documented shape "
     "music.XXXXXXXX-0100-11DB-89CA-0019B92A3933 (any 8 hex digits, in any case); any other ID "
     "is answered COLLECTION_INVALID_ID. delete takes the collection IDs that add returned."
+)
+
+_INPUT_RULES: Final = (
+    "Blank lines and lines starting with '#' are skipped; a CSV file whose first line is a "
+    "header with an 'id' column is read from that column. The input is streamed, so it may be "
+    "as long as you like. A line that is not a valid ID is reported (REJECTED, INVALID_INPUT) "
+    "and does not stop the rest."
+)
+_IMPORT_EXIT: Final = (
+    "Exit status: 0 every input succeeded; 1 some were rejected, failed or not sent; "
+    "2 usage error, refused journal, missing or refused token; 130 interrupted "
+    "(143 on SIGTERM). With --journal, run the same command again to resume"
 )
 
 
@@ -69,12 +77,33 @@ def _report_usage_error(prog: str, exc: _UsageError) -> int:
     return EXIT_USAGE
 
 
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line (argparse exits with status 2 on a malformed one).
+
+    argparse of Python 3.11 matches the positionals of ``playlist create NAME [FILE]`` in one go:
+    options between NAME and FILE leave FILE unrecognized. Such a FILE is taken here.
+    """
+    parser = _build_parser()
+    args, extras = parser.parse_known_args(argv)
+    if getattr(args, "input", "") is None:  # playlist create's FILE, not given in its place
+        if extras and (extras[0] == "-" or not extras[0].startswith("-")):
+            try:
+                args.input = _path(extras.pop(0))
+            except argparse.ArgumentTypeError as exc:
+                parser.error(f"argument FILE: {exc}")
+        else:
+            args.input = "-"
+    if extras:
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
+    return args
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="groove-async",
         description=(
-            "Bulk-add or delete tracks of a Groove Music collection, try it all on an embedded "
-            "emulator (demo), or run the emulator (serve)."
+            "Bulk-add or delete tracks of a Groove Music collection, make playlists, export "
+            "the library, try it all on an embedded emulator (demo), or run the emulator (serve)."
         ),
         epilog=(
             "Exit status: 0 all succeeded, 1 some were rejected or failed, 2 usage or "
@@ -87,89 +116,11 @@ def _build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_import_parser(subparsers, "add")
     _add_import_parser(subparsers, "delete")
+    _add_playlist_parser(subparsers)
+    _add_export_parser(subparsers)
     _add_demo_parser(subparsers)
     _add_serve_parser(subparsers)
     return parser
-
-
-def _int_at_least(low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, got {value}")
-        return value
-
-    return parse
-
-
-def _seconds_problem(value: float) -> str | None:
-    """Why ``value`` is not a usable number of seconds (NaN, < 0, over an hour), else ``None``."""
-    if not 0.0 <= value <= MAX_LATENCY:  # also NaN
-        return f"must be a number of seconds from 0 to {MAX_LATENCY:g}, got {value:g}"
-    return None
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    problem = _seconds_problem(value)
-    if problem is not None:
-        raise argparse.ArgumentTypeError(problem)
-    return value
-
-
-def _number(text: str) -> float:
-    """Any number; its range is checked by the command (``serve --latency``)."""
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-
-
-def _path(text: str) -> str:
-    if not text:
-        raise argparse.ArgumentTypeError("a file name cannot be empty ('-' is stdin or stdout)")
-    return text
-
-
-def _env_name(text: str) -> str:
-    if not text or "=" in text or "\0" in text:
-        raise argparse.ArgumentTypeError(f"not the name of an environment variable: {text!r}")
-    return text
-
-
-def _url(text: str) -> str:
-    """A URL that splits, with a port in range; the client checks the rest (see
-    :func:`_in_cli_terms`)."""
-    try:
-        port = urlsplit(text).port
-    except ValueError as exc:  # a bad IPv6 literal, a port that is not a number or out of range
-        raise argparse.ArgumentTypeError(f"not a usable URL: {text!r} ({exc})") from None
-    if port == 0:
-        raise argparse.ArgumentTypeError(f"not a usable URL: {text!r} (port 0)")
-    return text
-
-
-def _fault(text: str) -> tuple[str, float]:
-    """``KIND=P`` of ``serve --fault``: a kind of :data:`FAULT_KINDS` and a probability."""
-    kind, equals, number = text.partition("=")
-    kind = kind.strip().lower().replace("_", "-")
-    if not equals or kind not in FAULT_KINDS:
-        raise argparse.ArgumentTypeError(
-            f"expected KIND=P with KIND one of {', '.join(FAULT_KINDS)}; got {text!r}"
-        )
-    try:
-        probability = float(number)
-    except ValueError:
-        probability = math.nan
-    if not 0.0 <= probability <= 1.0:
-        raise argparse.ArgumentTypeError(f"P must be a probability from 0 to 1, got {text!r}")
-    return kind, probability
 
 
 _CLI_WORDS: Final = (
@@ -191,9 +142,7 @@ def _in_cli_terms(message: str, flag: str) -> str:
     return message if "--" in message else f"{flag}: {message}"
 
 
-def _add_import_parser(
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], action: str
-) -> None:
+def _add_import_parser(subparsers: _Subparsers[argparse.ArgumentParser], action: str) -> None:
     what = (
         "catalog track IDs (music.<GUID>) to add to"
         if action == "add"
@@ -204,62 +153,14 @@ def _add_import_parser(
         help=f"{action} the tracks listed in a file or on stdin",
         description=(
             f"Read {what} the user's collection, one per line, and send them in concurrent "
-            "batches with retries. Blank lines and lines starting with '#' are skipped; a CSV "
-            "file whose first line is a header with an 'id' column is read from that column. "
-            "The input is streamed, so it may be as long as you like. A line that is not a "
-            "valid ID is reported (REJECTED, INVALID_INPUT) and does not stop the rest. "
+            f"batches with retries. {_INPUT_RULES} "
             "Ctrl-C stops gracefully: batches in flight finish, the rest is reported NOT_SENT "
             "(press it again to abandon the batches in flight)."
         ),
-        epilog=(
-            "Exit status: 0 every input succeeded; 1 some were rejected, failed or not sent; "
-            "2 usage error, refused journal, missing or refused token; 130 interrupted "
-            "(143 on SIGTERM). With --journal, run the same command again to resume."
-        ),
+        epilog=f"{_IMPORT_EXIT}.",
     )
-    command.add_argument(
-        "input",
-        nargs="?",
-        default="-",
-        type=_path,
-        metavar="FILE",
-        help="the IDs, one per line, or a CSV with an 'id' column; '-' or nothing for stdin",
-    )
-    command.add_argument(
-        "--base-url",
-        default=DEFAULT_BASE_URL,
-        type=_url,
-        metavar="URL",
-        help="the service root (default: %(default)s); plain http only to loopback, unless "
-        "--allow-insecure-http",
-    )
-    command.add_argument(
-        "--allow-insecure-http",
-        action="store_true",
-        help="allow a plain http --base-url that is not loopback (the token travels unencrypted)",
-    )
-    command.add_argument(
-        "--token",
-        metavar="TOKEN",
-        help=(
-            "the user token (visible to other local users in the process list: prefer --token-env)"
-        ),
-    )
-    command.add_argument(
-        "--token-env",
-        default=DEFAULT_TOKEN_ENV,
-        type=_env_name,
-        metavar="NAME",
-        help="environment variable holding the token when --token is not given "
-        "(default: %(default)s); the token is never printed",
-    )
-    command.add_argument(
-        "--concurrency",
-        type=_int_at_least(1, 1000),
-        default=8,
-        metavar="N",
-        help="the most requests in flight at once (default: %(default)s)",
-    )
+    _add_input_argument(command)
+    _add_client_options(command)
     command.add_argument(
         "--batch-size",
         type=_int_at_least(1, 100),
@@ -273,40 +174,93 @@ def _add_import_parser(
         default="json",
         help="the body format spoken with the service (default: %(default)s)",
     )
-    command.add_argument(
-        "--output",
-        type=_path,
-        metavar="FILE",
-        help=(
-            "write one JSON line per input, in input order: {input_id, id, outcome, error} "
-            "('-' for stdout; a file is replaced only when complete, a symlink's target "
-            "likewise; a pipe or device is written directly)"
-        ),
-    )
-    command.add_argument(
-        "--journal",
-        type=_path,
-        metavar="FILE",
-        help=(
-            "record progress durably in FILE so that running the same command again resumes "
-            "after a crash or Ctrl-C; needs an input FILE, not stdin"
-        ),
-    )
-    command.add_argument(
-        "--same-user",
-        action="store_true",
-        help=(
-            "when resuming a journal written under another token (your own token, refreshed), "
-            "trust it: skip the IDs it lists as finished instead of sending them again"
-        ),
-    )
-    command.add_argument(
-        "-q", "--quiet", action="store_true", help="print nothing but errors (no progress, summary)"
-    )
+    _add_result_options(command)
     command.set_defaults(action=action)
 
 
-def _add_demo_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_playlist_parser(subparsers: _Subparsers[argparse.ArgumentParser]) -> None:
+    playlist = subparsers.add_parser(
+        "playlist",
+        help="create a playlist from the tracks listed in a file or on stdin",
+        description="Playlists of the user's collection: 'playlist create NAME FILE'.",
+    )
+    actions = playlist.add_subparsers(dest="playlist_command", required=True, metavar="ACTION")
+    create = actions.add_parser(
+        "create",
+        help="create a playlist holding the tracks of a file, in order",
+        description=(
+            "Create the playlist NAME and add to it the catalog track IDs (music.<GUID>) read "
+            f"one per line, in the order read, each exactly once (repeats are kept). "
+            f"{_INPUT_RULES} The tracks go in chunks of 100, one after another; the results "
+            "of a chunk are recorded once it is answered. Ctrl-C stops gracefully: the chunk "
+            "in flight finishes, the rest is reported NOT_SENT."
+        ),
+        epilog=(
+            f"{_IMPORT_EXIT}: it appends to the same playlist and adds no track twice. "
+            "Example: groove-async export --playlists DIR, then groove-async playlist create "
+            "'Road trip' 'DIR/Road trip.txt'"
+        ),
+    )
+    create.add_argument(
+        "name", type=_playlist_name, metavar="NAME", help="the playlist's name, 1 to 256 characters"
+    )
+    _add_input_argument(create, default=None)  # "-", or a FILE after options: see _parse
+    _add_client_options(create)
+    create.add_argument(
+        "--published", action="store_true", help="publish the playlist (default: not published)"
+    )
+    _add_result_options(
+        create,
+        same_user="when resuming a journal written under another token (your own token, "
+        "refreshed), trust it: append to its playlist (without this, such a journal is refused)",
+    )
+    create.set_defaults(action="playlist create")
+
+
+def _add_export_parser(subparsers: _Subparsers[argparse.ArgumentParser]) -> None:
+    export = subparsers.add_parser(
+        "export",
+        help="write the library's tracks (and playlists) as catalog IDs",
+        description=(
+            "Read the user's library back and write its tracks' catalog IDs, one per line, in "
+            "the order they were added: the input of 'groove-async add' for another account "
+            "(with --concurrency 1 to keep the order). With --format jsonl, one JSON object "
+            "per track: {id, catalog_id, name}. With --playlists DIR, each playlist is written "
+            "to DIR/<its name>.txt (.jsonl) in playlist order, with DIR/index.jsonl naming "
+            "them; the library is then written only if --output is given."
+        ),
+        epilog=(
+            "Exit status: 0 everything was written; 1 some tracks had no catalog ID to write "
+            "(left out of the ids format, counted in a warning), or a read or write failed; 2 "
+            "usage error, missing or refused token; 130 interrupted (143 on SIGTERM)."
+        ),
+    )
+    _add_client_options(export)
+    export.add_argument(
+        "--output",
+        type=_path,
+        metavar="FILE",
+        help="where the library goes ('-' for stdout, the default without --playlists); a "
+        "file is replaced only when complete",
+    )
+    export.add_argument(
+        "--format",
+        choices=("ids", "jsonl"),
+        default="ids",
+        help="ids: one catalog ID per line; jsonl: {id, catalog_id, name} per line "
+        "(default: %(default)s)",
+    )
+    export.add_argument(
+        "--playlists",
+        type=_path,
+        metavar="DIR",
+        help="also write every playlist to a file of DIR (created if missing), and "
+        "DIR/index.jsonl: {file, name, id, track_count, is_published} per playlist, oldest first",
+    )
+    _add_quiet_option(export)
+
+
+def _add_demo_parser(subparsers: _Subparsers[argparse.ArgumentParser]) -> None:
     demo = subparsers.add_parser(
         "demo",
         help="import a generated library into the embedded emulator",
@@ -350,7 +304,7 @@ def _add_demo_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     demo.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
 
-def _add_serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_serve_parser(subparsers: _Subparsers[argparse.ArgumentParser]) -> None:
     serve = subparsers.add_parser(
         "serve",
         help="run the Groove API emulator until interrupted",
@@ -405,11 +359,20 @@ def _add_serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
         default=[],
         metavar="KIND=P",
         help=(
-            "answer a share P (0 to 1) of the add/delete requests with a fault; repeatable, the "
-            "shares add up to at most 1. KIND: drop (close the connection), 429, 409, 500, 502, "
-            "503, 504 (error statuses), html (a proxy's HTML page), non-json, truncated, "
-            "missing-item (a bad 200 after the change was made)"
+            "answer a share P (0 to 1) of the POSTs (add, delete, playlist edits) with a fault; "
+            "repeatable, the shares add up to at most 1. KIND: drop (close the connection), "
+            "429, 409, 500, 502, 503, 504 (error statuses), html (a proxy's HTML page), "
+            "non-json, truncated, missing-item (a bad 200 after the change was made), "
+            "lost-500, lost-504, lost-drop (the change is made, then the answer is lost), late "
+            "(the change is made --late-delay seconds later, then answered)"
         ),
+    )
+    serve.add_argument(
+        "--late-delay",
+        type=_seconds,
+        default=5.0,
+        metavar="S",
+        help="how much later a 'late' fault makes the change and answers (default: %(default)s)",
     )
     serve.add_argument(
         "--retry-after",

@@ -45,6 +45,7 @@ class _Progress:
         self.batches = 0
         self.retries = 0
         self.throttled = 0
+        self.requests = True  # whether the client's events count the requests (bulk ones do)
         self.started = time.monotonic()
         self._bar: Any = None
         self._status: Any = None
@@ -130,6 +131,8 @@ class _Progress:
         )
         if o["NOT_SENT"]:
             text += f" | not sent {o['NOT_SENT']:,}"
+        if not self.requests:
+            return text
         return f"{text} | retries {self.retries:,} | throttled {self.throttled:,}"
 
     def line(self) -> str:
@@ -139,10 +142,15 @@ class _Progress:
         if self.total:
             done += f"/{self.total:,} ({100 * self.done / self.total:.0f}%)"
         o = self.outcomes
-        return (
+        line = (
             f"{self.action}: {done} IDs, {self.fresh / elapsed:,.0f} IDs/s; "
             f"{o['SUCCEEDED']:,} succeeded, {o['REJECTED']:,} rejected, {o['FAILED']:,} failed, "
-            f"{o['NOT_SENT']:,} not sent; {_count(self.retries, 'retry', 'retries')}, "
+            f"{o['NOT_SENT']:,} not sent"
+        )
+        if not self.requests:
+            return line
+        return (
+            f"{line}; {_count(self.retries, 'retry', 'retries')}, "
             f"throttled {_count(self.throttled, 'time', 'times')}"
         )
 
@@ -211,8 +219,14 @@ def _print_summary(
     elapsed: float,
     out: IO[str],
     extra: Sequence[str] = (),
+    *,
+    requests: str | None = None,
 ) -> None:
-    """The table printed at the end of an import that took ``elapsed`` seconds."""
+    """The table printed at the end of an import that took ``elapsed`` seconds.
+
+    ``requests`` replaces the line counting the batches, retries and throttling (which only the
+    bulk operations report).
+    """
     total = importer.total
     lines = [_headline(importer, elapsed), f"  {'outcome':<10} {'IDs':>9}  reasons"]
     for outcome in ("SUCCEEDED", "REJECTED", "FAILED", "NOT_SENT"):
@@ -232,7 +246,8 @@ def _print_summary(
         lines.append(f"  {importer.resumed:,} of them finished in an earlier run (journal)")
     lines.extend(_causes(importer.causes))
     lines.append(
-        f"  requests: {_count(progress.batches, 'batch', 'batches')}, "
+        requests
+        or f"  requests: {_count(progress.batches, 'batch', 'batches')}, "
         f"{_count(progress.retries, 'retry', 'retries')}, "
         f"throttled {_count(progress.throttled, 'time', 'times')}"
     )

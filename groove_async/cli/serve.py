@@ -14,15 +14,8 @@ import contextlib
 import signal
 from typing import TYPE_CHECKING
 
-from .parser import (
-    DEFAULT_TOKEN,
-    EXIT_OK,
-    FAULT_KINDS,
-    URL_LINE_PREFIX,
-    _report_usage_error,
-    _seconds_problem,
-    _UsageError,
-)
+from .arguments import FAULT_KINDS, _seconds_problem
+from .parser import DEFAULT_TOKEN, EXIT_OK, URL_LINE_PREFIX, _report_usage_error, _UsageError
 
 if TYPE_CHECKING:
     from groove_async.testing import FakeGrooveServer
@@ -60,7 +53,9 @@ def _server(args: argparse.Namespace) -> FakeGrooveServer:
     total = sum(shares.values())
     if total > 1.0 + 1e-9:
         raise _UsageError(f"argument --fault: the shares add up to {total:g}, more than 1")
-    faults = FaultPlan(latency=args.latency, retry_after=args.retry_after, **shares)
+    faults = FaultPlan(
+        latency=args.latency, retry_after=args.retry_after, late_delay=args.late_delay, **shares
+    )
     try:
         return FakeGrooveServer(
             args.tokens or [DEFAULT_TOKEN],

@@ -21,7 +21,13 @@ from typing import Any, TypeVar
 import attrs
 import pytest
 
-from groove_async.testing import FakeGrooveServer, FaultPlan, RequestRecord, catalog_track_id
+from groove_async.testing import (
+    FakeGrooveServer,
+    FaultPlan,
+    RequestRecord,
+    StoredPlaylist,
+    catalog_track_id,
+)
 
 T = TypeVar("T")
 
@@ -44,6 +50,13 @@ class ThreadedEmulator:
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=30)
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the server's loop (e.g. a client on ``server.transport()``)."""
+        return self._run(coro)
+
+    def playlists(self, token: str = TOKEN) -> list[StoredPlaylist]:
+        return self.call(lambda: self.server.playlists(token))
 
     def call(self, function: Callable[[], T]) -> T:
         """Run ``function`` on the server's loop (the server is not thread-safe)."""

@@ -21,12 +21,13 @@ from groove_async.cli.parser import (
     EXIT_USAGE,
     _build_parser,
 )
-from groove_async.testing import FaultPlan
+from groove_async.testing import FaultPlan, catalog_track_id
 
 from .conftest import TOKEN, ThreadedEmulator, cli_command, cli_env, read_jsonl, run_cli, write_ids
 from .test_cli_terminal import run_on_a_terminal
 
 ROOT = Path(__file__).resolve().parents[2]
+UNKNOWN = "music.0f8fad5b-d9cb-469f-a165-70867728950e"  # a random v4 GUID: not in the catalog
 
 
 def section() -> str:
@@ -38,13 +39,15 @@ def section() -> str:
 
 
 def subcommand(name: str) -> argparse.ArgumentParser:
-    parser = _build_parser()
-    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    chosen: argparse.ArgumentParser = action.choices[name]
+    """The parser of ``name``: a command (``add``) or a command's action (``playlist create``)."""
+    chosen = _build_parser()
+    for word in name.split():
+        action = next(a for a in chosen._actions if isinstance(a, argparse._SubParsersAction))
+        chosen = action.choices[word]
     return chosen
 
 
-@pytest.mark.parametrize("name", ["add", "delete", "demo", "serve"])
+@pytest.mark.parametrize("name", ["add", "delete", "playlist create", "export", "demo", "serve"])
 def test_every_option_is_documented(name: str) -> None:
     text = section()
     for action in subcommand(name)._actions:
@@ -58,6 +61,7 @@ def test_exit_statuses_are_documented() -> None:
     for status in (EXIT_OK, EXIT_NOT_ALL_SUCCEEDED, EXIT_USAGE, EXIT_INTERRUPTED):
         assert f"| {status} |" in text
     assert "groove-async demo" in text and "groove-async serve" in text
+    assert "### `playlist create`" in text and "### `export`" in text
 
 
 # -- the samples ---------------------------------------------------------------------------------
@@ -175,3 +179,81 @@ def test_the_ctrl_c_sample_is_what_add_prints(emulator: ThreadedEmulator, tmp_pa
     assert_sample_printed(
         sample("Stopping:"), *stopped, resumed.stdout, resumed.stderr, again.stdout, again.stderr
     )
+
+
+# -- playlist create and export -------------------------------------------------------------
+
+
+def playlist_ids_masked(text: str) -> str:
+    """Playlist IDs (their GUIDs hold letters, which :func:`numbers_masked` keeps) as ID."""
+    return re.sub(r"music\.playlist\.[0-9a-f-]{36}", "music.playlist.ID", text)
+
+
+def trip(tmp_path: Path) -> list[str]:
+    """The input of the samples: 250 tracks, an invalid line, an unknown ID, a repeat."""
+    ids = [catalog_track_id(n) for n in range(250)]
+    lines = ["# a road trip", *ids[:120], "music.has space", UNKNOWN, ids[5], *ids[120:]]
+    (tmp_path / "trip.txt").write_text("\n".join(lines) + "\n")
+    return ids
+
+
+def run_in(tmp_path: Path, *args: str, token: str = TOKEN) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 -- our own interpreter and package
+        cli_command(*args), capture_output=True, text=True, env=cli_env(token), cwd=tmp_path
+    )
+
+
+def test_the_playlist_sample_is_what_playlist_create_prints(
+    emulator: ThreadedEmulator, tmp_path: Path
+) -> None:
+    trip(tmp_path)
+    args = ["playlist", "create", "Road trip", "trip.txt", "--output", "trip.jsonl"]
+
+    done = run_in(tmp_path, *args, "--base-url", emulator.url)
+
+    assert done.returncode == 1, done.stderr
+    lines = [playlist_ids_masked(line) for line in sample("3 chunks sent")]
+    assert_sample_printed(lines, playlist_ids_masked(done.stdout + done.stderr))
+    assert len(read_jsonl(tmp_path / "trip.jsonl")) == 253
+
+
+def test_the_playlist_resume_sample_is_what_a_resume_prints(
+    emulator: ThreadedEmulator, tmp_path: Path
+) -> None:
+    trip(tmp_path)
+    args = ["playlist", "create", "Road trip", "trip.txt", "--journal", "trip.journal"]
+    args += ["--base-url", emulator.url]
+    assert run_in(tmp_path, *args).returncode == 1
+    journal = tmp_path / "trip.journal"
+    # As if killed while the last chunk (positions 201 to 252) was in flight.
+    kept = [line for line in journal.read_text().splitlines() if json.loads(line).get("p", 0) < 201]
+    journal.write_text("\n".join(kept) + "\n")
+
+    done = run_in(tmp_path, *args)
+
+    assert done.returncode == 1, done.stderr
+    assert_sample_printed(sample("had not recorded yet"), done.stdout, done.stderr)
+
+
+def test_the_export_sample_is_what_export_prints(
+    emulator: ThreadedEmulator, tmp_path: Path
+) -> None:
+    ids = trip(tmp_path)
+    assert run_in(tmp_path, "add", "trip.txt", "--base-url", emulator.url, "-q").returncode == 1
+    create = ["playlist", "create", "Road trip", "--base-url", emulator.url, "-q"]
+    assert run_in(tmp_path, *create, "trip.txt").returncode == 1
+    write_ids(tmp_path / "two.txt", ids[:2])
+    assert run_in(tmp_path, *create, "two.txt").returncode == 0
+
+    done = run_in(tmp_path, "export", "--output", "library.txt", "--playlists", "lists",
+                  "--base-url", emulator.url)  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    lines = sample("$ cat lists/index.jsonl")
+    assert_sample_printed([line for line in lines if not line.startswith("{")], done.stdout)
+    shown = [json.loads(line) for line in lines if line.startswith("{")]
+    written = read_jsonl(tmp_path / "lists" / "index.jsonl")
+    assert [(s["file"], s["name"]) for s in shown] == [(w["file"], w["name"]) for w in written]
+    for s, w in zip(shown, written, strict=True):
+        assert set(s) == set(w) and w["id"].startswith("music.AQ")
+    assert (tmp_path / "library.txt").read_text().splitlines() == ids

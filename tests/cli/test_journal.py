@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import attrs
 import pytest
 
 from groove_async.cli.journal import Journal, JournalError, JournalHeader, sha256_of
@@ -176,10 +177,62 @@ def test_a_file_that_is_not_a_journal_is_never_modified(tmp_path: Path, content:
 
 def test_a_newer_format_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "j.jsonl"
-    path.write_bytes(HEADER.to_line().replace(b'"version": 2', b'"version": 3'))
+    path.write_bytes(HEADER.to_line().replace(b'"version": 2', b'"version": 4'))
 
-    with pytest.raises(JournalError, match="version 3 is not supported"):
+    with pytest.raises(JournalError, match=r"version 4 is not supported .*versions 1 to 3"):
         Journal.open(path, HEADER)
+
+
+PLAYLIST = attrs.evolve(HEADER, action="playlist create", playlist="Road trip")
+
+
+def test_a_playlist_journal_is_version_3_and_keeps_its_playlist(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    with Journal.open(path, PLAYLIST, token="t") as journal:
+        assert journal.playlist_id is None
+        journal.append([(0, result("music.a"))])
+        journal.append_playlist("music.playlist.00000000-0000-00fe-0000-000000000001")
+        journal.append([(1, result("music.b"))])
+        journal.append_playlist("music.playlist.00000000-0000-00fe-0000-000000000002")
+        assert journal.playlist_id.endswith("2")
+
+    header, *lines = (json.loads(line) for line in path.read_text().splitlines())
+    assert header["version"] == 3 and header["playlist_name"] == "Road trip"
+    assert lines[1] == {
+        "kind": "playlist",
+        "id": "music.playlist.00000000-0000-00fe-0000-000000000001",
+    }
+    with Journal.open(path, PLAYLIST, token="t") as again:  # the latest playlist line counts
+        assert again.playlist_id == "music.playlist.00000000-0000-00fe-0000-000000000002"
+        assert sorted(again.finished) == [0, 1] and again.token_matches
+    # An add journal is still version 2, as releases before playlists write and read it.
+    with Journal.open(tmp_path / "add.jsonl", HEADER):
+        pass
+    assert json.loads((tmp_path / "add.jsonl").read_text().splitlines()[0])["version"] == 2
+
+
+def test_a_playlist_journal_serves_only_its_playlist_name(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    Journal.open(path, PLAYLIST).close()
+
+    with pytest.raises(JournalError, match="fills the playlist 'Road trip', not 'Other'"):
+        Journal.open(path, attrs.evolve(PLAYLIST, playlist="Other"))
+    with pytest.raises(JournalError, match="the action 'playlist create', not 'add'"):
+        Journal.open(path, HEADER)
+
+
+def test_a_line_of_an_unknown_kind_is_damage(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    with Journal.open(path, PLAYLIST) as journal:
+        journal.append([(0, result("music.a"))])
+    with path.open("ab") as file:
+        file.write(b'{"kind": "mystery", "id": "x"}\n')
+        file.write(
+            b'{"p": 1, "input_id": "music.b", "id": null, "outcome": "SUCCEEDED", "error": null}\n'
+        )
+
+    with pytest.raises(JournalError, match="damaged at line 3"):
+        Journal.open(path, PLAYLIST)
 
 
 def test_one_command_at_a_time(tmp_path: Path) -> None:
