@@ -63,7 +63,11 @@ class LibraryMethods:
         return await self._editor.create(name, ids, published=published)
 
     async def add_to_playlist(
-        self, playlist_id: str, track_ids: Iterable[str] | AsyncIterable[str]
+        self,
+        playlist_id: str,
+        track_ids: Iterable[str] | AsyncIterable[str],
+        *,
+        expected_count: int | None = None,
     ) -> BulkResult:
         """Append ``track_ids`` to a playlist, in order, each exactly once.
 
@@ -71,6 +75,10 @@ class LibraryMethods:
             playlist_id: either form of the playlist's ID (``music.playlist.<guid>`` or the
                 browse form ``music.AQM...``).
             track_ids: catalog IDs, read and checked before any request.
+            expected_count: the entries the playlist must hold when the append starts, for a
+                caller that appends in several calls and must notice someone else's edit in
+                between (``None``: whatever it holds then). Another count raises
+                :class:`PlaylistConflictError` before anything is sent.
 
         Returns:
             One result per input, in input order; a success's ``id`` is its entry ID.
@@ -83,8 +91,14 @@ class LibraryMethods:
         """
         self._check_open()
         self._check_playlist_id(playlist_id)
+        if expected_count is not None and (
+            isinstance(expected_count, bool)
+            or not isinstance(expected_count, int)
+            or expected_count < 0
+        ):
+            raise ValueError(f"expected_count must be an int >= 0 or None, got {expected_count!r}")
         ids = await self._checked(track_ids)
-        return await self._editor.append(playlist_id, ids)
+        return await self._editor.append(playlist_id, ids, expected=expected_count)
 
     async def delete_playlist(self, playlist_id: str) -> None:
         """Delete a playlist (either form of its ID).

@@ -82,6 +82,9 @@ class _PlaylistSender:
         self.halted: str | None = None
         self.playlist_id: str | None = None
         self.chunks = 0
+        # The entries the playlist holds, as far as this run knows: each chunk is sent expecting
+        # exactly these, so that someone else's edit between two chunks is seen, not absorbed.
+        self._entries = 0
 
     @property
     def requests(self) -> str:
@@ -121,6 +124,8 @@ class _PlaylistSender:
         for record in found:
             self._finished[record.position] = record
             writer.add(record.position, record.result)
+        # The playlist holds exactly the journal's successes now (reconciled above).
+        self._entries = sum(r.outcome == "SUCCEEDED" for r in self._finished.values())
         if found:
             added = sum(record.outcome == "SUCCEEDED" for record in found)
             self._progress.resume(len(self._finished))
@@ -139,7 +144,9 @@ class _PlaylistSender:
         assert self.playlist_id is not None
         self.chunks += 1
         try:
-            return list(await self._client.add_to_playlist(self.playlist_id, chunk))
+            results = await self._client.add_to_playlist(
+                self.playlist_id, chunk, expected_count=self._entries
+            )
         except PlaylistConflictError as exc:
             self._halt(f"stopped: {exc}")
             if exc.partial is not None and len(exc.partial) == len(chunk):
@@ -148,6 +155,8 @@ class _PlaylistSender:
         except BatchError as exc:
             self._halt(f"stopped: adding to the playlist {self.playlist_id} failed: {exc}")
             return _all(chunk, _outcome_of(exc), _error_of(exc))
+        self._entries += len(results.succeeded)
+        return list(results)
 
     async def _create(self) -> bool:
         """Create the playlist (and journal its ID); whether it was."""

@@ -303,7 +303,11 @@ def test_someone_elses_edit_stops_with_one_line_and_a_resume_sends_nothing(
     journal, output = tmp_path / "pl.journal", tmp_path / "out.jsonl"
     args = ["playlist", "create", "Shared", str(source), "--base-url", emulator.url]
     args += ["--journal", str(journal), "--output", str(output)]
-    emulator.set_faults(FaultPlan(latency=0.05))
+    # Every edit is carried out a second after it arrives: the import's third chunk goes out a
+    # second after its second, while the edit behind its back (sent as soon as the first chunk
+    # is journaled) lands before that, whatever the machine's speed. The third chunk is then
+    # refused (a stale token) or finds the playlist changed: the conflict is seen every time.
+    emulator.set_faults(FaultPlan(p_late=1.0, late_delay=1.0))
     process = start(args)
     wait_for(lambda: successes(journal) >= 100, process, "the first chunk was not journaled")
     (playlist_line,) = [line for line in journal_lines(journal) if line.get("kind")]

@@ -343,3 +343,21 @@ def _latency(seconds: float) -> Any:
     from groove_async.testing import FaultPlan
 
     return FaultPlan(latency=seconds)
+
+
+async def test_an_append_expecting_another_count_is_refused_before_anything_is_sent(
+    server: FakeGrooveServer,
+) -> None:
+    # A caller appending in several calls (the command line, chunk by chunk) says how many
+    # entries it left: someone else's edit in between is then seen, not absorbed.
+    async with client(server) as groove:
+        made = await groove.create_playlist("Mine", tracks(3))
+        with pytest.raises(PlaylistConflictError) as info:
+            await groove.add_to_playlist(made.id, tracks(2, start=10), expected_count=2)
+        added = await groove.add_to_playlist(made.id, tracks(2, start=10), expected_count=3)
+        with pytest.raises(ValueError, match="expected_count"):
+            await groove.add_to_playlist(made.id, tracks(1), expected_count=-1)
+    partial = info.value.partial
+    assert partial is not None and [r.outcome for r in partial] == [Outcome.NOT_SENT] * 2
+    assert added.ok
+    assert entries(server, made.id) == [*tracks(3), *tracks(2, start=10)]
