@@ -131,8 +131,9 @@ class Caller:
     async def post(self, path: str, body: bytes) -> bytes:
         """POST a playlist edit: the body of its 200.
 
-        Sent again only when the answer proves nothing was applied (see the module docstring),
-        at most ``RetryPolicy.attempts`` times.
+        Sent again only when the answer proves nothing was applied (see the module docstring):
+        once more after a 401 cured by a refresh, and up to ``RetryPolicy.attempts - 1`` times
+        after a 408, 425 or 429.
 
         Raises:
             OutcomeUnknown: a 5xx, a timeout, a dropped connection or an unreadable answer.
@@ -142,15 +143,17 @@ class Caller:
         url = self._base_url + path
         tokens = _Tokens()
         refreshed = False
-        for attempt in range(1, self._policy.attempts + 1):
+        waits = 0  # resends after an answer that proves nothing was applied
+        while True:
             try:
                 return await self._send("POST", url, body, tokens)
-            except UnauthorizedResponse as exc:
+            except UnauthorizedResponse as exc:  # refused, so not applied: one refresh, again
                 await self._refresh_or_fail(exc, tokens, refreshed=refreshed)
                 refreshed = True
             except HTTPStatusError as exc:
-                if exc.status in _NOT_APPLIED and attempt < self._policy.attempts:
-                    await self._wait(exc, attempt)
+                if exc.status in _NOT_APPLIED and waits < self._policy.attempts - 1:
+                    waits += 1
+                    await self._wait(exc, waits)
                     continue
                 if outcome_unknown(exc):
                     raise OutcomeUnknown(exc) from None
@@ -159,7 +162,6 @@ class Caller:
                 if outcome_unknown(exc):
                     raise OutcomeUnknown(exc) from None
                 raise
-        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- one exchange -------------------------------------------------------------------------
 

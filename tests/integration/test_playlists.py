@@ -171,8 +171,9 @@ async def test_throttling_is_waited_out_and_applies_once(server: FakeGrooveServe
     assert entries(server, made.id) == tracks(150)
 
 
+@pytest.mark.parametrize("attempts", [1, 5])
 async def test_an_expired_token_is_refreshed_once_and_the_edit_applies_once(
-    server: FakeGrooveServer,
+    server: FakeGrooveServer, attempts: int
 ) -> None:
     tokens = iter(["stale-token-1", "fresh-token-2"])
     server.add_token("stale-token-1", same_user_as=TOKEN)
@@ -181,7 +182,9 @@ async def test_an_expired_token_is_refreshed_once_and_the_edit_applies_once(
     async def provider() -> str:
         return next(tokens)
 
-    async with GrooveClient(provider, base_url=server.url, retry=NO_WAIT) as groove:
+    # A refresh is not a retry: even a policy of one attempt sends the edit again after it.
+    policy = RetryPolicy(attempts=attempts, wait=False)
+    async with GrooveClient(provider, base_url=server.url, retry=policy) as groove:
         made = await groove.create_playlist("Base", tracks(10))
         server.expire_token("stale-token-1")
         added = await groove.add_to_playlist(made.id, tracks(110, start=10))

@@ -90,3 +90,32 @@ async def test_transport_arguments_are_checked() -> None:
         GrooveClient("t", transport=object())  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="not both"):
         GrooveClient("t", transport=Recording(), session=object())  # type: ignore[arg-type]
+
+
+async def test_a_playlist_edit_refused_401_is_sent_once_more_after_a_refresh_even_with_one_attempt() -> (
+    None
+):
+    # A refresh is not a retry: a 401 says nothing was applied, so the edit goes again once.
+    tokens = iter(["stale-token-1", "fresh-token-2"])
+
+    async def provider() -> str:
+        return next(tokens)
+
+    class RefusesTheStaleToken:
+        def __init__(self) -> None:
+            self.sent: list[str] = []
+
+        async def send(self, request: Request) -> Response:
+            self.sent.append(request.headers["Authorization"])
+            if request.headers["Authorization"] == "Bearer stale-token-1":
+                return Response(401, {}, b'{"Error":{"ErrorCode":"AUTHORIZATION_TOKEN_EXPIRED"}}')
+            body = b'{"PlaylistActionResult":{"Id":"music.playlist.1"}}'
+            return Response(200, {"Content-Type": "application/json"}, body)
+
+        async def aclose(self) -> None:
+            pass
+
+    transport = RefusesTheStaleToken()
+    async with GrooveClient(provider, transport=transport, retry=ONE_TRY) as groove:
+        await groove.delete_playlist("music.playlist.00000000-0000-0000-0000-000000000001")
+    assert transport.sent == ["Bearer stale-token-1", "Bearer fresh-token-2"]
