@@ -92,9 +92,7 @@ async def test_transport_arguments_are_checked() -> None:
         GrooveClient("t", transport=Recording(), session=object())  # type: ignore[arg-type]
 
 
-async def test_a_playlist_edit_refused_401_is_sent_once_more_after_a_refresh_even_with_one_attempt() -> (
-    None
-):
+async def test_an_edit_refused_401_goes_once_more_after_a_refresh_with_one_attempt() -> None:
     # A refresh is not a retry: a 401 says nothing was applied, so the edit goes again once.
     tokens = iter(["stale-token-1", "fresh-token-2"])
 
