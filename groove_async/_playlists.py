@@ -34,7 +34,7 @@ from ._library_wire import EditResult, edit_playlist_id, playlist_action, read_e
 from ._models import BulkResult, Columns, ErrorInfo, LibraryTrack, Outcome, PlaylistResult
 from ._retry import RetryPolicy
 
-__all__ = ["MAX_NAME_LENGTH", "PlaylistEditor"]
+__all__ = ["CHUNK", "MAX_NAME_LENGTH", "PlaylistEditor"]
 
 #: The most track actions per edit (spec 9.1).
 CHUNK: Final = 100

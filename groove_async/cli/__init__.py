@@ -50,8 +50,9 @@ only those listed before it:
 
 Only the public API of :mod:`groove_async` and :mod:`groove_async.testing` is used, plus the
 client's own checks of an ID (:mod:`groove_async._ids`) and of a token
-(:func:`groove_async._auth.check_token`), so that the command line accepts exactly what the
-client does.
+(:func:`groove_async._auth.check_token`), and its playlist limits
+(:mod:`groove_async._playlists`), so that the command line accepts exactly what the client
+does.
 """
 
 from __future__ import annotations

@@ -17,14 +17,15 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from groove_async import DEFAULT_BASE_URL
+from groove_async._playlists import MAX_NAME_LENGTH
 
 DEFAULT_TOKEN_ENV: Final = "GROOVE_TOKEN"  # noqa: S105 -- the name of a variable, not a token
 
 MAX_LATENCY: Final = 3600.0
 """The longest ``--latency`` of ``demo`` and ``serve``, in seconds: an hour is already never."""
 
-MAX_PLAYLIST_NAME: Final = 256
-"""The longest playlist name, in characters (spec section 9.1)."""
+MAX_PLAYLIST_NAME: Final = MAX_NAME_LENGTH
+"""The longest playlist name, in characters (spec section 9.1): the client's own limit."""
 
 FAULT_KINDS: Final[Mapping[str, str]] = {
     "drop": "p_drop",

@@ -32,14 +32,15 @@ from groove_async import (
     PlaylistConflictError,
     TrackResult,
 )
+from groove_async._playlists import CHUNK as PLAYLIST_CHUNK
 
 from .add_delete import _run_command
 from .importer import _Context, _Job
 from .playlist_resume import _Conflict, _reconcile
 from .progress import _count
 
-CHUNK: Final = 100
-"""Tracks per playlist edit: the most the service takes (spec 9.1)."""
+CHUNK: Final = PLAYLIST_CHUNK
+"""Tracks per playlist edit: the most the service takes (spec 9.1), as the client cuts them."""
 
 
 def _playlist_command(args: argparse.Namespace) -> int:

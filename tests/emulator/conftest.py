@@ -87,10 +87,7 @@ class Api:
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> Reply:
-        all_headers = {"Content-Type": "application/json"}
-        if token is not None:
-            all_headers["Authorization"] = f"Bearer {token}"
-        all_headers.update(headers or {})
+        all_headers = _headers(token, headers)
         async with self.session.request(
             method,
             self.server.url + path,
@@ -162,10 +159,7 @@ class MemoryApi(Api):
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> Reply:
-        all_headers = {"Content-Type": "application/json"}
-        if token is not None:
-            all_headers["Authorization"] = f"Bearer {token}"
-        all_headers.update(headers or {})
+        all_headers = _headers(token, headers)
         request = Request(method, self.server.url + path, all_headers, body or b"")
         async with asyncio.timeout(timeout):
             response = await self.server.transport().send(request)
@@ -235,3 +229,12 @@ def entry_ids(server: FakeGrooveServer, playlist_id: str, token: str = DEMO_TOKE
     stored = server.playlist(token, playlist_id)
     assert stored is not None
     return [entry for entry, _ in stored.entries]
+
+
+def _headers(token: str | None, extra: Mapping[str, str] | None) -> dict[str, str]:
+    """A request's headers: JSON, the token's ``Authorization`` if any, then ``extra``."""
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    headers.update(extra or {})
+    return headers
