@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         RetryScheduled,
         Throttled,
     )
+    from ._flow import Gate, ThrottleGate
     from ._models import (
         BulkResult,
         ErrorInfo,
@@ -73,6 +74,8 @@ _HOMES: dict[str, str] = {
     "ProgressEvent": "._events",
     "RetryScheduled": "._events",
     "Throttled": "._events",
+    "Gate": "._flow",
+    "ThrottleGate": "._flow",
     "BulkResult": "._models",
     "ErrorInfo": "._models",
     "LibraryTrack": "._models",
@@ -96,6 +99,7 @@ __all__ = [
     "DecodeError",
     "ErrorInfo",
     "EventCallback",
+    "Gate",
     "GrooveClient",
     "GrooveError",
     "HTTPStatusError",
@@ -110,6 +114,7 @@ __all__ = [
     "ResultMismatchError",
     "RetryPolicy",
     "RetryScheduled",
+    "ThrottleGate",
     "Throttled",
     "TokenProvider",
     "TrackResult",

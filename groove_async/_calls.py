@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 
 from ._auth import TokenSource
 from ._errors import AuthenticationError, BatchError, HTTPStatusError, TransportError
-from ._flow import ConcurrencyLimit, ThrottleGate
+from ._flow import ConcurrencyLimit, Gate
 from ._protocol import (
     Request,
     Response,
@@ -74,7 +74,7 @@ class Caller:
         policy: RetryPolicy,
         retrier: Retrier,
         limit: ConcurrencyLimit,
-        gate: ThrottleGate,
+        gate: Gate,
     ) -> None:
         self.auth = auth
         self.transport = transport

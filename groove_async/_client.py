@@ -26,7 +26,7 @@ from ._errors import AuthenticationError
 from ._events import (
     EventCallback,
 )
-from ._flow import ConcurrencyLimit, RetryBudget, ThrottleGate
+from ._flow import ConcurrencyLimit, Gate, RetryBudget, ThrottleGate
 from ._ids import IdValidator
 from ._library import LibraryReader
 from ._models import BulkResult, Columns, Outcome, TrackResult
@@ -95,6 +95,10 @@ class GrooveClient(LibraryMethods):
         wire_format: ``"json"`` (the default) or ``"xml"``: the encoding of request bodies, and
             the one asked for in ``Accept`` (spec section 6). Responses are read in whichever of
             the two the server sends.
+        gate: what every attempt waits on while the service asked to pause, and what a
+            throttle (429, or 503 with ``Retry-After``) closes: any object meeting the
+            :class:`Gate` protocol. The default is an in-process :class:`ThrottleGate`; a fleet
+            of workers sharing one token passes one that shares the pause between them.
 
     Raises:
         TypeError, ValueError: an argument is of the wrong type or out of range.
@@ -116,6 +120,7 @@ class GrooveClient(LibraryMethods):
         linger: float = DEFAULT_LINGER,
         on_event: EventCallback | None = None,
         wire_format: Literal["json", "xml"] = "json",
+        gate: Gate | None = None,
     ) -> None:
         check_seconds("timeout", timeout, allow_zero=False)
         # A provider call stands in for a request: it is bounded by the same timeout.
@@ -138,7 +143,14 @@ class GrooveClient(LibraryMethods):
         self._on_event = on_event
         self._validator = IdValidator(self._namespace)
         self._limit = ConcurrencyLimit(self._max_concurrency)
-        self._gate = ThrottleGate(rng=retry.rng)
+        if gate is None:
+            gate = ThrottleGate(rng=retry.rng)
+        elif not isinstance(gate, Gate):
+            raise TypeError(
+                "gate must have paused_for, pause(seconds) and async wait() (the Gate protocol), "
+                f"not {type(gate).__name__}"
+            )
+        self._gate: Gate = gate
         self._budget = RetryBudget(retry.budget_ratio, retry.budget_burst)
         self._tasks: set[asyncio.Task[None]] = set()
         self._operations: set[Operation] = set()

@@ -11,9 +11,38 @@ import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import Final, Protocol, runtime_checkable
 
-__all__ = ["ConcurrencyLimit", "RetryBudget", "ThrottleGate"]
+__all__ = ["ConcurrencyLimit", "Gate", "RetryBudget", "ThrottleGate"]
+
+
+@runtime_checkable
+class Gate(Protocol):
+    """What every attempt passes first, and what the throttle rule closes: the client's seam for
+    a shared pause (the in-process :class:`ThrottleGate` by default; a fleet of workers plugs in
+    one that shares the pause through Redis, keeping a :class:`ThrottleGate` as its local cache).
+
+    ``pause`` is called synchronously on the send path and must not block: a gate that tells
+    others does so in the background.
+    """
+
+    @property
+    def paused_for(self) -> float:
+        """Seconds until the gate opens (0 when open)."""
+        ...
+
+    def pause(self, seconds: float) -> bool:
+        """Close the gate for ``seconds`` from now, extending, never shortening, a pause;
+        returns whether the pause was extended."""
+        ...
+
+    async def wait(
+        self,
+        sleep: Callable[[float], Awaitable[None]] = ...,
+        stopped: Callable[[], bool] = ...,
+    ) -> None:
+        """Return once the gate is open, or as soon as ``stopped()`` turns true."""
+        ...
 
 
 class ConcurrencyLimit:

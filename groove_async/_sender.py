@@ -31,7 +31,7 @@ from ._events import (
     RetryScheduled,
     Throttled,
 )
-from ._flow import ConcurrencyLimit, ThrottleGate
+from ._flow import ConcurrencyLimit, Gate
 from ._models import Columns, ErrorInfo, Outcome, count_outcomes
 from ._operation import Operation, settle_unanswered
 from ._protocol import (
@@ -97,7 +97,7 @@ class BatchSender:
         policy: RetryPolicy,
         retrier: Retrier,
         limit: ConcurrencyLimit,
-        gate: ThrottleGate,
+        gate: Gate,
         on_event: EventCallback | None,
     ) -> None:
         self._caller = caller

@@ -19,6 +19,7 @@ from groove_async import (
     ProgressEvent,
     RetryPolicy,
     RetryScheduled,
+    ThrottleGate,
     Throttled,
     TrackResult,
 )
@@ -421,3 +422,36 @@ async def test_a_deadline_still_cuts_a_graceful_stop_short() -> None:
     assert elapsed < 2.0  # not the 3 s the service takes to answer
     assert {r.error.code for r in result.failed if r.error} == {"DEADLINE_EXCEEDED"}
     assert len(result.failed) == 200
+
+
+class _RecordingGate(ThrottleGate):
+    """A caller's own gate (the seam a fleet plugs a shared pause into): records the pauses."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pauses: list[float] = []
+        self.waits = 0
+
+    def pause(self, seconds: float) -> bool:
+        self.pauses.append(seconds)
+        return super().pause(seconds)
+
+    async def wait(self, *args: Any, **kwargs: Any) -> None:
+        self.waits += 1
+        await super().wait(*args, **kwargs)
+
+
+async def test_a_gate_passed_in_is_waited_on_and_closed_by_a_throttle() -> None:
+    gate = _RecordingGate()
+    async with FakeGrooveServer(tokens=["t"]) as server:
+        server.script(ScriptedResponse(429, headers={"Retry-After": "0.05"}))
+        async with GrooveClient("t", base_url=server.url, gate=gate, max_concurrency=1) as groove:
+            result = await groove.add_tracks([catalog_id(i) for i in range(250)])
+    assert result.ok
+    assert gate.waits >= 4  # every attempt: three batches and the retried one
+    assert len(gate.pauses) == 1 and gate.pauses[0] >= 0.05
+
+
+def test_a_gate_without_the_protocol_is_refused_before_anything() -> None:
+    with pytest.raises(TypeError, match="Gate protocol"):
+        GrooveClient("t", base_url="http://127.0.0.1:1", gate=object())  # type: ignore[arg-type]
