@@ -19,8 +19,8 @@ from groove_async import (
     ProgressEvent,
     RetryPolicy,
     RetryScheduled,
-    ThrottleGate,
     Throttled,
+    ThrottleGate,
     TrackResult,
 )
 from groove_async.testing import FakeGrooveServer, FaultPlan, ScriptedResponse
