@@ -163,6 +163,11 @@ class Caller:
                     raise OutcomeUnknown(exc) from None
                 raise
 
+    async def wait(self, seconds: float) -> None:
+        """Wait ``seconds`` between two rounds of a front end (a policy that does not wait
+        only yields to the other tasks)."""
+        await asyncio.sleep(seconds if self._policy.wait else 0)
+
     # -- one exchange -------------------------------------------------------------------------
 
     async def _send(self, method: str, url: str, body: bytes | None, tokens: _Tokens) -> bytes:
