@@ -31,6 +31,7 @@ from ._protocol import (
     Response,
     UnauthorizedResponse,
     check_status,
+    is_throttle,
     outcome_unknown,
 )
 from ._retry import Attempts, GaveUp, Retrier, RetryPolicy
@@ -189,7 +190,7 @@ class Caller:
         try:
             check_status(response.status, response.headers, payload, now=datetime.now(UTC))
         except HTTPStatusError as exc:
-            if _throttled(exc):
+            if is_throttle(exc):
                 self._throttle(exc)
             raise self.auth.redact_error(exc) from None
         except UnauthorizedResponse as exc:
@@ -215,7 +216,3 @@ class Caller:
     async def _wait(self, exc: HTTPStatusError, attempt: int) -> None:
         if self._policy.wait:
             await asyncio.sleep(self._policy.backoff(attempt, exc.retry_after))
-
-
-def _throttled(exc: HTTPStatusError) -> bool:
-    return exc.status == 429 or (exc.status == 503 and exc.retry_after is not None)

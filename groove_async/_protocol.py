@@ -32,6 +32,7 @@ __all__ = [
     "check_status",
     "error_info_for",
     "failure_outcome",
+    "is_throttle",
     "is_transient_status",
     "outcome_unknown",
     "parse_retry_after",
@@ -242,6 +243,14 @@ def failure_outcome(exc: BatchError) -> Outcome:
     if isinstance(exc, HTTPStatusError) and exc.status in REFUSAL_STATUSES:
         return Outcome.REJECTED
     return Outcome.FAILED
+
+
+def is_throttle(exc: BaseException | None) -> bool:
+    """A 429, or a 503 that named a wait: the service asks the whole client to slow down (the
+    throttle rule: the send path then closes the gate and lowers the concurrency limit)."""
+    return isinstance(exc, HTTPStatusError) and (
+        exc.status == 429 or (exc.status == 503 and exc.retry_after is not None)
+    )
 
 
 def outcome_unknown(exc: BaseException) -> bool:

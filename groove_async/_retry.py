@@ -7,19 +7,19 @@ with a few well-named knobs, and batches that outlast it end as FAILED items who
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import inspect
 import random
+import sys
+import time
 import types
 from collections.abc import Awaitable, Callable
-from typing import Final, TypeVar
+from typing import TypeVar
 
 import attrs
 import tenacity
-from tenacity import _utils as tenacity_utils
 
 from ._errors import BatchError, HTTPStatusError
 from ._flow import RetryBudget
+from ._protocol import is_throttle
 
 __all__ = ["Attempts", "GaveUp", "Retrier", "RetryPolicy", "is_transient"]
 
@@ -68,6 +68,10 @@ class RetryPolicy:
             exhausted"), so an outage cannot turn into a retry storm. ``0`` allows only the
             ``budget_burst``.
         budget_burst: the bucket's size, and what it holds at the start.
+        count_throttled: whether a throttled attempt (429, or 503 with ``Retry-After``) counts
+            against ``attempts``, ``timeout`` and the retry budget. ``False``: throttling only
+            waits (every pause the server asks for, up to ``max_retry_after`` each), so a request
+            that was only throttled never fails: what a fleet's job wants.
         rng: the source of the backoff jitter (a fresh ``random.Random`` unless given: pass a
             seeded one for reproducible waits). Not part of equality.
     """
@@ -81,6 +85,7 @@ class RetryPolicy:
     budget_ratio: float = attrs.field(default=0.5, validator=_non_negative)
     budget_burst: float = attrs.field(default=20.0, validator=_non_negative)
     rng: random.Random = attrs.field(factory=random.Random, eq=False, repr=False)
+    count_throttled: bool = True
 
     def without_waiting(self) -> RetryPolicy:
         """The same policy without sleeping between attempts: for tests."""
@@ -122,77 +127,49 @@ class Attempts:
     Attributes:
         number: attempts made so far (tenacity's count, 1-based once the first has begun).
         out_of_budget: the shared retry budget stopped the retries.
+        free, free_seconds: throttled attempts that did not count, and their waits.
     """
 
-    __slots__ = ("number", "out_of_budget")
+    __slots__ = ("free", "free_seconds", "number", "out_of_budget")
 
     def __init__(self) -> None:
         self.number = 0
         self.out_of_budget = False
+        self.free = 0  # throttled attempts that did not count (RetryPolicy.count_throttled)
+        self.free_seconds = 0.0  # and their waits
 
     def before_wait(self, error: BatchError, delay: float, attempt: int) -> None:
         """Called before each wait between attempts, with the failure that caused it."""
 
 
-#: How the batch being retried in the current task waits (its operation's abortable sleep).
-_SLEEP: Final[contextvars.ContextVar[Callable[[float], Awaitable[None]]]] = contextvars.ContextVar(
-    "groove_async_retry_sleep", default=asyncio.sleep
-)
-
-
 class Retrier:
-    """The tenacity machinery of one client, built once and shared by every batch.
+    """The tenacity machinery of one client, built once and shared by every request.
 
-    Every attempt of a batch, the first included, runs inside tenacity, which makes every retry
-    decision. The per-batch state travels as the attempt's argument (an :class:`Attempts`), so
-    the callbacks below are the same objects for every batch; they are all synchronous, so
-    tenacity's per-iteration state is never interleaved between batches. How a batch waits is
-    its operation's business (a wait that wakes early on a stop): the client's task-local
-    ``_SLEEP`` holds it while the batch runs.
+    A first attempt that succeeds (the happy path) costs one call: it runs before tenacity is
+    asked anything. Once an attempt has failed, tenacity takes over through its public API
+    (:class:`tenacity.RetryCallState` and ``AsyncRetrying.iter``), starting from that failed
+    attempt, so tenacity makes every retry decision and counts every attempt, the first
+    included: nothing is replayed outside its accounting. The per-request state travels as the
+    attempt's argument (an :class:`Attempts`), so the callbacks are the same objects for every
+    request; they are synchronous, so tenacity's per-iteration state is never interleaved
+    between requests.
 
     Args:
         policy: the retry policy.
         budget: the client's shared retry budget; ``None`` for none.
     """
 
-    __slots__ = ("_policy", "_retrying")
+    __slots__ = ("_budget", "_policy", "_retrying")
 
     def __init__(self, policy: RetryPolicy, budget: RetryBudget | None = None) -> None:
         self._policy = policy
-        retry = tenacity.retry_if_exception(self._retryable)
-        stop = tenacity.stop_any(
-            tenacity.stop_after_attempt(policy.attempts),
-            tenacity.stop_before_delay(policy.timeout),
-            _OutOfBudget(budget),
-        )
-        before = _Before(budget)
-
-        # tenacity's strategies, each behind a coroutine function: tenacity asks of every
-        # callback, at every step, whether it is one, and a coroutine function answers fastest.
-        async def should_retry(state: tenacity.RetryCallState) -> bool:
-            return retry(state)
-
-        async def should_stop(state: tenacity.RetryCallState) -> bool:
-            return stop(state)
-
-        async def wait(state: tenacity.RetryCallState) -> float:
-            return self._wait(state)
-
-        async def before_attempt(state: tenacity.RetryCallState) -> None:
-            before(state)
-
-        async def before_sleep(state: tenacity.RetryCallState) -> None:
-            _announce(state)
-
-        self._retrying = _AsyncRetrying(
-            retry=should_retry,
-            # tenacity runs async strategies (it wraps every one as a coroutine function, this
-            # being one already); its annotations name only the sync kind.
-            stop=should_stop,  # type: ignore[arg-type]
-            wait=wait,  # type: ignore[arg-type]
-            sleep=self._sleep,
-            before=before_attempt,
-            before_sleep=before_sleep,
+        self._budget = budget
+        self._retrying = tenacity.AsyncRetrying(
+            retry=tenacity.retry_if_exception(self._retryable),
+            stop=_Stop(policy, budget),
+            wait=self._wait,
+            before=_count,
+            before_sleep=_announce,
             reraise=True,
         )
 
@@ -205,6 +182,8 @@ class Retrier:
     ) -> T:
         """Run ``attempt(attempts)`` until it succeeds, fails for good, or the policy is spent.
 
+        ``sleep`` is how this request waits between attempts (an operation's abortable sleep).
+
         Raises:
             GaveUp: a transient failure outlasted the policy (attempts, total time, the budget,
                 or a ``Retry-After`` beyond ``max_retry_after``).
@@ -212,22 +191,60 @@ class Retrier:
             BaseException: anything else the attempt raised, unchanged; ``CancelledError`` is
                 never retried nor swallowed.
         """
-        reset = _SLEEP.set(sleep)
+        started = time.monotonic()
+        attempts.number = 1
+        if self._budget is not None:
+            self._budget.deposit()
         try:
-            return await self._retrying(attempt, attempts)
+            return await attempt(attempts)
+        except BatchError as exc:
+            if not self._retryable(exc):
+                if is_transient(exc):
+                    raise self._gave_up(exc, attempts) from exc
+                raise
+            first: _ExcInfo = (type(exc), exc, exc.__traceback__)
+        try:
+            return await self._retried(attempt, attempts, sleep, started, first)
         except BatchError as exc:
             if not is_transient(exc):
                 raise
-            tries = attempts.number
-            reason = (
-                f"gave up after {tries} attempt{'s' if tries != 1 else ''}: "
-                "the client's retry budget is exhausted"
-                if attempts.out_of_budget
-                else _why_stopped(exc, tries, self._policy)
-            )
-            raise GaveUp(exc, tries, reason) from exc
-        finally:
-            _SLEEP.reset(reset)
+            raise self._gave_up(exc, attempts) from exc
+
+    async def _retried(
+        self,
+        attempt: Callable[[A], Awaitable[T]],
+        attempts: A,
+        sleep: Callable[[float], Awaitable[None]],
+        started: float,
+        first: _ExcInfo,
+    ) -> T:
+        """tenacity's loop, entered after the failed first attempt ``first``."""
+        # tenacity's statistics (informational, per thread) must exist before its loop runs.
+        self._retrying.begin()
+        state = tenacity.RetryCallState(self._retrying, fn=None, args=(attempts,), kwargs={})
+        state.start_time = started
+        state.set_exception(first)
+        while True:
+            do = await self._retrying.iter(state)
+            if isinstance(do, tenacity.DoSleep):
+                state.prepare_for_next_attempt()
+                if self._policy.wait and do > 0:
+                    await sleep(float(do))
+                continue
+            try:
+                return await attempt(attempts)
+            except BatchError:
+                state.set_exception(sys.exc_info())  # type: ignore[arg-type]
+
+    def _gave_up(self, exc: BatchError, attempts: Attempts) -> GaveUp:
+        tries = attempts.number
+        reason = (
+            f"gave up after {tries} attempt{'s' if tries != 1 else ''}: "
+            "the client's retry budget is exhausted"
+            if attempts.out_of_budget
+            else _why_stopped(exc, attempts.number - attempts.free, self._policy)
+        )
+        return GaveUp(exc, tries, reason)
 
     def _retryable(self, exc: BaseException) -> bool:
         if not is_transient(exc):
@@ -240,42 +257,8 @@ class Retrier:
         retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
         return self._policy.backoff(state.attempt_number, retry_after)
 
-    async def _sleep(self, seconds: float) -> None:
-        if self._policy.wait and seconds > 0:
-            await _SLEEP.get()(seconds)
 
-
-class _AsyncRetrying(tenacity.AsyncRetrying):
-    """tenacity's ``AsyncRetrying``, asking ``inspect`` once per function, not once per step.
-
-    Each step of its loop queues the same few functions and first asks, of each, whether it is
-    a coroutine function: a handful of ``inspect`` calls per batch that cost more than the rest
-    of the step. Their answer depends only on the code object (bound methods and lambdas are
-    made anew each time; their code is not), so it is kept by code object. Anything else is
-    asked of tenacity as before. The figures are in ``benchmarks/RESULTS.md``.
-    """
-
-    def _add_action_func(self, fn: Callable[..., object]) -> None:
-        self.iter_state.actions.append(_as_async(fn))
-
-
-_IS_COROUTINE: Final[dict[types.CodeType, bool]] = {}
-
-
-def _as_async(fn: Callable[..., object]) -> Callable[..., Awaitable[object]]:
-    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
-    if not isinstance(code, types.CodeType):  # a callable object, a partial: tenacity decides
-        return tenacity_utils.wrap_to_async_func(fn)
-    coroutine = _IS_COROUTINE.get(code)
-    if coroutine is None:
-        coroutine = _IS_COROUTINE[code] = bool(code.co_flags & inspect.CO_COROUTINE)
-    if coroutine:
-        return fn  # type: ignore[return-value]
-
-    async def inner(*args: object, **kwargs: object) -> object:
-        return fn(*args, **kwargs)
-
-    return inner
+_ExcInfo = tuple[type[BaseException], BaseException, types.TracebackType | None]
 
 
 def _attempts_of(state: tenacity.RetryCallState) -> Attempts:
@@ -284,16 +267,9 @@ def _attempts_of(state: tenacity.RetryCallState) -> Attempts:
     return attempts
 
 
-class _Before:
-    """Before each attempt: count it; a first attempt earns the shared budget its deposit."""
-
-    def __init__(self, budget: RetryBudget | None) -> None:
-        self.budget = budget
-
-    def __call__(self, state: tenacity.RetryCallState) -> None:
-        _attempts_of(state).number = state.attempt_number
-        if state.attempt_number == 1 and self.budget is not None:
-            self.budget.deposit()
+def _count(state: tenacity.RetryCallState) -> None:
+    """Before each retried attempt: count it (the first was counted by :meth:`Retrier.run`)."""
+    _attempts_of(state).number = state.attempt_number
 
 
 def _announce(state: tenacity.RetryCallState) -> None:
@@ -303,20 +279,36 @@ def _announce(state: tenacity.RetryCallState) -> None:
             _attempts_of(state).before_wait(exc, state.upcoming_sleep, state.attempt_number)
 
 
-class _OutOfBudget(tenacity.stop.stop_base):
-    """Stops when the shared retry budget is empty.
+class _Stop:
+    """Whether to stop after a failed attempt: attempts, then total time, then the budget.
 
-    Listed last in ``stop_any``, so it is asked only when neither attempts nor time stopped the
-    batch: a token is spent only for a retry that really happens.
+    The budget is asked last, so a token is spent only for a retry that really happens. With
+    ``RetryPolicy(count_throttled=False)`` a throttled attempt (429, or 503 with Retry-After)
+    never stops the request and spends neither an attempt, the time nor the budget: it waits.
     """
 
-    def __init__(self, budget: RetryBudget | None) -> None:
+    __slots__ = ("budget", "policy")
+
+    def __init__(self, policy: RetryPolicy, budget: RetryBudget | None) -> None:
+        self.policy = policy
         self.budget = budget
 
-    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+    def __call__(self, state: tenacity.RetryCallState) -> bool:
+        attempts = _attempts_of(state)
+        policy = self.policy
+        outcome = state.outcome
+        if not policy.count_throttled and outcome is not None and is_throttle(outcome.exception()):
+            attempts.free += 1
+            attempts.free_seconds += state.upcoming_sleep
+            return False
+        if state.attempt_number - attempts.free >= policy.attempts:
+            return True
+        spent = state.seconds_since_start or 0.0
+        if spent - attempts.free_seconds + state.upcoming_sleep >= policy.timeout:
+            return True
         if self.budget is None or self.budget.withdraw():
             return False
-        _attempts_of(retry_state).out_of_budget = True
+        attempts.out_of_budget = True
         return True
 
 

@@ -22,7 +22,7 @@ from typing import Final
 
 from ._batching import Segment, merge
 from ._calls import Caller
-from ._errors import AuthenticationError, BatchError, HTTPStatusError
+from ._errors import AuthenticationError, BatchError
 from ._events import (
     BatchFinished,
     BatchStarted,
@@ -40,6 +40,7 @@ from ._protocol import (
     build_request,
     error_info_for,
     failure_outcome,
+    is_throttle,
     outcome_unknown,
     read_response,
 )
@@ -252,7 +253,7 @@ class BatchSender:
             delay,
         )
         events = self._on_event is not None
-        if _is_throttle(error):
+        if is_throttle(error):
             paused = self._gate.pause(delay)
             lowered = self._limit.decrease()
             if events and (paused or lowered):
@@ -284,13 +285,6 @@ def _finished_event(batch: _Batch) -> BatchFinished:
         counts[Outcome.NOT_SENT],
         batch.posts,
         time.monotonic() - batch.started,
-    )
-
-
-def _is_throttle(error: BatchError) -> bool:
-    """A 429, or a 503 that named a wait: the service asks the whole client to slow down."""
-    return isinstance(error, HTTPStatusError) and (
-        error.status == 429 or (error.status == 503 and error.retry_after is not None)
     )
 
 

@@ -233,3 +233,47 @@ def test_a_seeded_policy_waits_reproducibly() -> None:
     second = RetryPolicy(rng=random.Random(7))
     assert [first.backoff(n) for n in range(1, 6)] == [second.backoff(n) for n in range(1, 6)]
     assert first == second  # the source of randomness is not part of equality
+
+
+def _throttled(retry_after: float | None = 0.01, status: int = 429) -> HTTPStatusError:
+    return HTTPStatusError(status, None, retry_after=retry_after, transient=True)
+
+
+async def test_throttled_attempts_count_by_default() -> None:
+    flaky = Flaky(*[_throttled() for _ in range(5)])
+    with pytest.raises(GaveUp, match="gave up after 3 attempts"):
+        await retry_batch(flaky, RetryPolicy(attempts=3, wait=False), sleep=Sleeps())
+    assert flaky.calls == 3
+
+
+async def test_with_count_throttled_false_a_throttle_only_waits() -> None:
+    # Ten throttles (429s and 503s with Retry-After) and then a success: never given up, the
+    # budget untouched, though attempts=2 and the budget holds no retry at all.
+    errors = [_throttled(status=429 if i % 2 else 503) for i in range(10)]
+    flaky = Flaky(*errors)
+    budget = RetryBudget(ratio=0, burst=0)
+    policy = RetryPolicy(attempts=2, wait=False, count_throttled=False)
+    assert await retry_batch(flaky, policy, sleep=Sleeps(), budget=budget) == "ok"
+    assert flaky.calls == 11
+    assert budget.retries == 0
+
+
+async def test_with_count_throttled_false_other_failures_still_count() -> None:
+    # Throttles between them do not count: two real failures spend attempts=2.
+    flaky = Flaky(_throttled(), TransportError("drop"), _throttled(), TransportError("drop"))
+    policy = RetryPolicy(attempts=2, wait=False, count_throttled=False)
+    with pytest.raises(GaveUp, match="gave up after 2 attempts"):
+        await retry_batch(flaky, policy, sleep=Sleeps())
+    assert flaky.calls == 4
+
+
+async def test_a_first_attempt_that_succeeds_never_asks_tenacity(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import tenacity
+
+    async def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("tenacity was asked about a first attempt that succeeded")
+
+    monkeypatch.setattr(tenacity.AsyncRetrying, "iter", refuse)
+    assert await retry_batch(Flaky(), RetryPolicy(wait=False), sleep=Sleeps()) == "ok"
