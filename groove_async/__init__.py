@@ -26,7 +26,6 @@ if TYPE_CHECKING:
         HTTPStatusError,
         PlaylistConflictError,
         ResultMismatchError,
-        TransportError,
     )
     from ._events import (
         BatchFinished,
@@ -46,9 +45,8 @@ if TYPE_CHECKING:
         PlaylistResult,
         TrackResult,
     )
-    from ._protocol import Request, Response
     from ._retry import RetryPolicy
-    from ._transport import Transport
+    from ._transport import Request, Response, Transport, TransportError
 
 try:
     __version__ = version("groove-async")
@@ -67,7 +65,6 @@ _HOMES: dict[str, str] = {
     "HTTPStatusError": "._errors",
     "PlaylistConflictError": "._errors",
     "ResultMismatchError": "._errors",
-    "TransportError": "._errors",
     "BatchFinished": "._events",
     "BatchStarted": "._events",
     "EventCallback": "._events",
@@ -83,10 +80,11 @@ _HOMES: dict[str, str] = {
     "Playlist": "._models",
     "PlaylistResult": "._models",
     "TrackResult": "._models",
-    "Request": "._protocol",
-    "Response": "._protocol",
+    "Request": "._transport",
+    "Response": "._transport",
     "RetryPolicy": "._retry",
     "Transport": "._transport",
+    "TransportError": "._transport",
 }
 
 __all__ = [

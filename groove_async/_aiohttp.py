@@ -14,8 +14,7 @@ from typing import Final
 import aiohttp
 
 from ._auth import redact
-from ._errors import TransportError
-from ._protocol import Request, Response
+from ._transport import Request, Response, TransportError
 
 __all__ = ["DEFAULT_MAX_BODY", "AiohttpTransport"]
 

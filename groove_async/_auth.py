@@ -14,8 +14,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Final, TypeAlias
 
-from ._errors import AuthenticationError, BatchError, HTTPStatusError, TransportError
+from ._errors import AuthenticationError, BatchError, HTTPStatusError
 from ._models import ErrorInfo
+from ._transport import TransportError
 
 __all__ = [
     "MIN_REDACTED_LENGTH",

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Final, Literal, Self
 
 from ._aiohttp import AiohttpTransport
 from ._auth import TokenProvider, TokenSource
+from ._batch_sender import BatchSender
 from ._batching import MAX_BATCH_SIZE, BatchPlanner, all_distinct
 from ._calls import Caller
 from ._checks import check_iterable, check_seconds, int_in_range
@@ -39,7 +40,7 @@ from ._protocol import (
     validate_namespace,
 )
 from ._retry import Retrier, RetryPolicy
-from ._sender import BatchSender
+from ._send import Sender
 from ._transport import Transport
 
 if TYPE_CHECKING:
@@ -155,7 +156,7 @@ class GrooveClient(LibraryMethods):
         self._tasks: set[asyncio.Task[None]] = set()
         self._operations: set[Operation] = set()
         self._retrier = Retrier(retry, self._budget)
-        self._caller = Caller(
+        self._send = Sender(
             auth=self._auth,
             transport=_transport_for(transport, session, float(timeout), self._max_concurrency),
             base_url=self._base_url,
@@ -165,15 +166,11 @@ class GrooveClient(LibraryMethods):
             limit=self._limit,
             gate=self._gate,
         )
+        self._caller = Caller(self._send)
         self._sender = BatchSender(
-            caller=self._caller,
-            base_url=self._base_url,
+            sender=self._send,
             namespace=self._namespace,
             wire_format=wire_format,
-            policy=retry,
-            retrier=self._retrier,
-            limit=self._limit,
-            gate=self._gate,
             on_event=on_event,
         )
         self._reader = LibraryReader(self._caller, self._namespace, self._max_concurrency)
@@ -267,7 +264,7 @@ class GrooveClient(LibraryMethods):
         tasks = set(self._tasks)
         if tasks:
             await asyncio.wait(tasks)
-        await self._sender.aclose()
+        await self._send.aclose()
 
     # -- public operations ------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ raised to callers, nor chained to what is.
     └── BatchError               one POST failed; becomes FAILED/REJECTED items, not raised
         ├── HTTPStatusError      a non-200 status (status, code, retry_after, transient)
         ├── TransportError       connection refused/dropped, timeout, oversized body
+        │                        (defined with the transport seam, groove_async._transport)
         ├── DecodeError          a body that is not a readable TrackActionResponse
         └── ResultMismatchError  a 200 whose results do not line up with the IDs sent
 
@@ -39,7 +40,6 @@ __all__ = [
     "HTTPStatusError",
     "PlaylistConflictError",
     "ResultMismatchError",
-    "TransportError",
 ]
 
 
@@ -126,24 +126,6 @@ def _rebuild_status_error(
     return HTTPStatusError(
         status, code, description, message, retry_after=retry_after, transient=transient
     )
-
-
-class TransportError(BatchError):
-    """The request did not complete: connection error, timeout, or a body over the size cap.
-
-    ``code`` is ``CONNECTION_ERROR``, ``TIMEOUT`` or ``RESPONSE_TOO_LARGE``.
-    """
-
-    def __init__(self, message: str, *, code: str = "CONNECTION_ERROR") -> None:
-        super().__init__(message)
-        self.code = code
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_transport_error, (str(self), self.code))
-
-
-def _rebuild_transport_error(message: str, code: str) -> TransportError:
-    return TransportError(message, code=code)
 
 
 class DecodeError(BatchError):

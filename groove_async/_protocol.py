@@ -14,26 +14,27 @@ from datetime import UTC, datetime
 from typing import Final, Literal
 from urllib.parse import urlsplit
 
-import attrs
-
-from ._errors import BatchError, DecodeError, HTTPStatusError, ResultMismatchError, TransportError
+from ._errors import BatchError, DecodeError, HTTPStatusError, ResultMismatchError
 from ._models import ErrorInfo, Outcome
+from ._transport import Request, TransportError
 from ._wire import WireFormat, WireResponse, decode_error_body, decode_response, media_type
 
 __all__ = [
     "NON_REFRESHABLE_401_CODES",
+    "NOT_APPLIED_STATUSES",
     "REFUSAL_STATUSES",
     "TRANSIENT_STATUSES",
     "Action",
-    "Request",
-    "Response",
     "UnauthorizedResponse",
     "build_request",
     "check_status",
+    "collection_path",
     "error_info_for",
     "failure_outcome",
+    "header",
     "is_throttle",
     "is_transient_status",
+    "may_resend",
     "outcome_unknown",
     "parse_retry_after",
     "read_response",
@@ -57,31 +58,6 @@ REFUSAL_STATUSES: Final = frozenset({400, 403, 404})
 NON_REFRESHABLE_401_CODES: Final = frozenset({"MSA_SCOPE_REQUIRES_USER_CONSENT"})
 
 _NAMESPACE_RE: Final = re.compile(r"[A-Za-z0-9_]+")
-
-
-@attrs.frozen(slots=True)
-class Request:
-    """An HTTP request as plain data. ``repr`` leaves the headers out: they hold the token."""
-
-    method: str
-    url: str
-    headers: Mapping[str, str] = attrs.field(repr=False)
-    body: bytes = attrs.field(repr=False)
-
-
-@attrs.frozen(slots=True)
-class Response:
-    """An HTTP response as plain data: what a :class:`~groove_async.Transport` returns.
-
-    Attributes:
-        status: the HTTP status code.
-        headers: the response headers (names compared case-insensitively by the reader).
-        body: the whole body, decompressed.
-    """
-
-    status: int
-    headers: Mapping[str, str] = attrs.field(repr=False)
-    body: bytes = attrs.field(repr=False)
 
 
 class UnauthorizedResponse(Exception):
@@ -159,33 +135,32 @@ def is_transient_status(status: int) -> bool:
     return 500 <= status <= 599 or status in TRANSIENT_STATUSES or 200 < status < 300
 
 
+def collection_path(namespace: str, action: str) -> str:
+    """The path of a TrackAction batch (spec section 3)."""
+    return f"/1/content/{namespace}/collection/{action}"
+
+
 def build_request(
-    base_url: str,
-    namespace: str,
-    action: str,
-    body: bytes,
+    method: str,
+    url: str,
     token: str,
+    body: bytes = b"",
     wire_format: WireFormat = "json",
 ) -> Request:
-    """The POST for one batch (spec section 3), in JSON or XML (spec section 6).
+    """Any request of the client, as plain data: the one place that spells its headers.
 
     ``body`` must already be encoded in ``wire_format``: the request declares it in
-    ``Content-Type`` and asks for the same format with ``Accept``.
+    ``Content-Type`` (a GET has none) and asks for the same format with ``Accept`` (spec
+    section 6).
 
     Raises:
         ValueError: an unknown ``wire_format``.
     """
-    content_type = media_type(wire_format)
-    return Request(
-        method="POST",
-        url=f"{base_url}/1/content/{namespace}/collection/{action}",
-        headers={
-            "Authorization": f"Bearer {token}",
-            "Content-Type": content_type,
-            "Accept": content_type,
-        },
-        body=body,
-    )
+    media = media_type(wire_format)
+    headers = {"Authorization": f"Bearer {token}", "Accept": media}
+    if method != "GET":
+        headers["Content-Type"] = media
+    return Request(method, url, headers, body)
 
 
 def read_response(
@@ -203,7 +178,7 @@ def read_response(
         HTTPStatusError: any other non-200 status; ``transient`` is set from the status table.
         DecodeError: a 200 whose body is not a readable TrackActionResponse (transient).
     """
-    content_type = _header(headers, "Content-Type")
+    content_type = header(headers, "Content-Type")
     check_status(status, headers, body, now=now)
     return decode_response(body, content_type=content_type)
 
@@ -218,7 +193,7 @@ def check_status(status: int, headers: Mapping[str, str], body: bytes, *, now: d
     """
     if status == 200:
         return
-    error = decode_error_body(body, _header(headers, "Content-Type"))
+    error = decode_error_body(body, header(headers, "Content-Type"))
     # An empty ErrorCode says nothing: the status decides, as with no error body at all.
     code = (error.code or None) if error else None
     if status == 401:
@@ -228,7 +203,7 @@ def check_status(status: int, headers: Mapping[str, str], body: bytes, *, now: d
         code,
         error.description if error else None,
         error.message if error else None,
-        retry_after=parse_retry_after(_header(headers, "Retry-After"), now=now),
+        retry_after=parse_retry_after(header(headers, "Retry-After"), now=now),
         transient=is_transient_status(status),
     )
 
@@ -253,6 +228,28 @@ def is_throttle(exc: BaseException | None) -> bool:
     )
 
 
+#: Answers that prove a request was not applied besides a 401: what a request that must not be
+#: resent blindly may still be sent again after (a 409 is not among them: for a guarded edit it
+#: is the service's refusal of a stale state token, which resending cannot cure).
+NOT_APPLIED_STATUSES: Final = frozenset({408, 425, 429})
+
+
+def may_resend(exc: BatchError, *, blind: bool) -> bool:
+    """The one rule for sending a failed request again.
+
+    A request that may be retried blindly (a read; a collection add or delete, which the
+    service applies idempotently) is sent again after every transient failure. Any other (a
+    playlist edit) only after an answer that proves nothing was applied (408, 425, 429): an
+    outcome that is unknown is for its front end to resolve first (read back what the server
+    holds), never resent here.
+    """
+    if not exc.transient:
+        return False
+    if blind:
+        return True
+    return isinstance(exc, HTTPStatusError) and exc.status in NOT_APPLIED_STATUSES
+
+
 def outcome_unknown(exc: BaseException) -> bool:
     """Whether the service may have applied a request that failed with ``exc``.
 
@@ -265,7 +262,7 @@ def outcome_unknown(exc: BaseException) -> bool:
     return isinstance(exc, TransportError | DecodeError | ResultMismatchError)
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
+def header(headers: Mapping[str, str], name: str) -> str | None:
     """A header's value; names are case-insensitive (aiohttp's mapping is, a plain dict is not)."""
     value = headers.get(name)
     if value is None:

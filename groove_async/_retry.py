@@ -6,7 +6,6 @@ with a few well-named knobs, and batches that outlast it end as FAILED items who
 
 from __future__ import annotations
 
-import asyncio
 import random
 import sys
 import time
@@ -138,6 +137,10 @@ class Attempts:
         self.free = 0  # throttled attempts that did not count (RetryPolicy.count_throttled)
         self.free_seconds = 0.0  # and their waits
 
+    def retryable(self, error: BatchError) -> bool:
+        """Whether this request may be sent again after ``error`` (policy permitting)."""
+        return is_transient(error)
+
     def before_wait(self, error: BatchError, delay: float, attempt: int) -> None:
         """Called before each wait between attempts, with the failure that caused it."""
 
@@ -165,7 +168,7 @@ class Retrier:
         self._policy = policy
         self._budget = budget
         self._retrying = tenacity.AsyncRetrying(
-            retry=tenacity.retry_if_exception(self._retryable),
+            retry=self._should_retry,
             stop=_Stop(policy, budget),
             wait=self._wait,
             before=_count,
@@ -178,16 +181,18 @@ class Retrier:
         attempt: Callable[[A], Awaitable[T]],
         attempts: A,
         *,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[None]],
     ) -> T:
         """Run ``attempt(attempts)`` until it succeeds, fails for good, or the policy is spent.
 
         ``sleep`` is how this request waits between attempts (an operation's abortable sleep).
+        Whether a failure may be retried at all is ``attempts.retryable(error)``; the policy
+        then decides whether it is.
 
         Raises:
-            GaveUp: a transient failure outlasted the policy (attempts, total time, the budget,
+            GaveUp: a retryable failure outlasted the policy (attempts, total time, the budget,
                 or a ``Retry-After`` beyond ``max_retry_after``).
-            BatchError: a permanent failure, as the attempt raised it.
+            BatchError: a failure that may not be retried, as the attempt raised it.
             BaseException: anything else the attempt raised, unchanged; ``CancelledError`` is
                 never retried nor swallowed.
         """
@@ -198,15 +203,15 @@ class Retrier:
         try:
             return await attempt(attempts)
         except BatchError as exc:
-            if not self._retryable(exc):
-                if is_transient(exc):
-                    raise self._gave_up(exc, attempts) from exc
+            if not attempts.retryable(exc):
                 raise
+            if self._over_cap(exc):
+                raise self._gave_up(exc, attempts) from exc
             first: _ExcInfo = (type(exc), exc, exc.__traceback__)
         try:
             return await self._retried(attempt, attempts, sleep, started, first)
         except BatchError as exc:
-            if not is_transient(exc):
+            if not attempts.retryable(exc):
                 raise
             raise self._gave_up(exc, attempts) from exc
 
@@ -246,11 +251,16 @@ class Retrier:
         )
         return GaveUp(exc, tries, reason)
 
-    def _retryable(self, exc: BaseException) -> bool:
-        if not is_transient(exc):
-            return False
+    def _over_cap(self, exc: BatchError) -> bool:
+        """A ``Retry-After`` longer than the policy honours: the request ends, saying so."""
         retry_after = getattr(exc, "retry_after", None)
-        return retry_after is None or retry_after <= self._policy.max_retry_after
+        return retry_after is not None and retry_after > self._policy.max_retry_after
+
+    def _should_retry(self, state: tenacity.RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if not isinstance(exc, BatchError):
+            return False
+        return _attempts_of(state).retryable(exc) and not self._over_cap(exc)
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None

@@ -7,16 +7,64 @@ is :class:`~groove_async._aiohttp.AiohttpTransport`; the emulator's
 ``GrooveClient(transport=...)`` any object that meets the protocol (a recording proxy, a
 different HTTP library, a replay of captured traffic).
 
-Nothing here imports an HTTP library.
+The seam holds its own types (:class:`Request`, :class:`Response`, :class:`TransportError`), so
+that a transport (the emulator's in-memory one among them) imports this module and nothing else
+of the client. Nothing here imports an HTTP library.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
 
-from ._protocol import Request, Response
+import attrs
 
-__all__ = ["Transport"]
+from ._errors import BatchError
+
+__all__ = ["Request", "Response", "Transport", "TransportError"]
+
+
+@attrs.frozen(slots=True)
+class Request:
+    """An HTTP request as plain data. ``repr`` leaves the headers out: they hold the token."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = attrs.field(repr=False)
+    body: bytes = attrs.field(repr=False)
+
+
+@attrs.frozen(slots=True)
+class Response:
+    """An HTTP response as plain data: what a :class:`~groove_async.Transport` returns.
+
+    Attributes:
+        status: the HTTP status code.
+        headers: the response headers (names compared case-insensitively by the reader).
+        body: the whole body, decompressed.
+    """
+
+    status: int
+    headers: Mapping[str, str] = attrs.field(repr=False)
+    body: bytes = attrs.field(repr=False)
+
+
+class TransportError(BatchError):
+    """The request did not complete: connection error, timeout, or a body over the size cap.
+
+    ``code`` is ``CONNECTION_ERROR``, ``TIMEOUT`` or ``RESPONSE_TOO_LARGE``.
+    """
+
+    def __init__(self, message: str, *, code: str = "CONNECTION_ERROR") -> None:
+        super().__init__(message)
+        self.code = code
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_transport_error, (str(self), self.code))
+
+
+def _rebuild_transport_error(message: str, code: str) -> TransportError:
+    return TransportError(message, code=code)
 
 
 @runtime_checkable

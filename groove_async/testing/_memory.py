@@ -11,8 +11,7 @@ import asyncio
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from groove_async._errors import TransportError
-from groove_async._protocol import Request, Response
+from groove_async._transport import Request, Response, TransportError
 
 from ._http import Drop, Exchange, HttpRequest, Reply
 

@@ -688,7 +688,7 @@ class CancellationMachine(RuleBasedStateMachine):
             loop.run_until_complete(asyncio.wait(leftovers, timeout=2))
         if self.groove is not None:  # after a hang the session may still be open
             with contextlib.suppress(Exception):
-                loop.run_until_complete(asyncio.wait_for(self.groove._sender.aclose(), 2))
+                loop.run_until_complete(asyncio.wait_for(self.groove._send.aclose(), 2))
         if self.server is not None:
             with contextlib.suppress(Exception):
                 loop.run_until_complete(asyncio.wait_for(self.server.stop(), PROMPT))
@@ -737,7 +737,7 @@ async def leak_check_client() -> AsyncIterator[GrooveClient]:
             yield groove
         finally:
             await finish(*groove._tasks)
-            await groove._sender.aclose()
+            await groove._send.aclose()
 
 
 async def assert_still_usable(groove: GrooveClient) -> None:

@@ -4,12 +4,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from groove_async import DecodeError, ErrorInfo, HTTPStatusError
-from groove_async._errors import ResultMismatchError, TransportError
+from groove_async import DecodeError, ErrorInfo, HTTPStatusError, TransportError
+from groove_async._errors import ResultMismatchError
 from groove_async._protocol import (
     TRANSIENT_STATUSES,
     UnauthorizedResponse,
     build_request,
+    collection_path,
     error_info_for,
     failure_outcome,
     outcome_unknown,
@@ -125,7 +126,9 @@ def test_unreadable_200_is_a_decode_error() -> None:
 
 
 def test_build_request_puts_the_token_in_the_header_only() -> None:
-    request = build_request("https://h", "music", "add", b"{}", "secret-token")
+    request = build_request(
+        "POST", "https://h" + collection_path("music", "add"), "secret-token", b"{}"
+    )
     assert request.url == "https://h/1/content/music/collection/add"
     assert request.headers["Authorization"] == "Bearer secret-token"
     assert "secret-token" not in repr(request)

@@ -12,7 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from groove_async import DecodeError, ErrorInfo, HTTPStatusError
-from groove_async._protocol import UnauthorizedResponse, build_request, read_response
+from groove_async._protocol import (
+    UnauthorizedResponse,
+    build_request,
+    collection_path,
+    read_response,
+)
 from groove_async._wire import (
     MAX_XML_BODY,
     WireItem,
@@ -237,7 +242,7 @@ def test_unknown_wire_format_is_refused() -> None:
     with pytest.raises(ValueError, match="wire_format"):
         encode_request(["music.A"], "yaml")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="wire_format"):
-        build_request("https://h", "music", "add", b"", "t", "yaml")  # type: ignore[arg-type]
+        build_request("POST", "https://h" + collection_path("music", "add"), "t", b"", "yaml")  # type: ignore[arg-type]
 
 
 # -- error bodies and the protocol ---------------------------------------------------------------
@@ -267,10 +272,14 @@ def test_whole_request_error_documents() -> None:
 
 
 def test_build_request_in_xml() -> None:
-    request = build_request("https://h", "music", "add", b"<x/>", "secret", "xml")
+    request = build_request(
+        "POST", "https://h" + collection_path("music", "add"), "secret", b"<x/>", "xml"
+    )
     assert request.headers["Content-Type"] == "application/xml"
     assert request.headers["Accept"] == "application/xml"
-    json_request = build_request("https://h", "music", "add", b"{}", "secret")
+    json_request = build_request(
+        "POST", "https://h" + collection_path("music", "add"), "secret", b"{}"
+    )
     assert json_request.headers["Content-Type"] == json_request.headers["Accept"]
     assert json_request.headers["Accept"] == "application/json"
 
