@@ -165,7 +165,10 @@ def run_worker(
     core: int | None,
     extra: list[str] | None = None,
     latency: float = 0.0,
+    source: str | None = None,
 ) -> dict[str, Any]:
+    """One measurement in a fresh worker process; ``source``: a checkout of another commit whose
+    ``groove_async`` the worker imports instead of this tree's (``run.py --ref``)."""
     cmd = [
         sys.executable,
         str(WORKER),
@@ -188,8 +191,11 @@ def run_worker(
         *(["--cpu", str(core)] if core is not None else []),
         *(extra or []),
     ]
+    env = None
+    if source is not None:
+        env = {**os.environ, "PYTHONPATH": source}
     proc = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=120 + n / 1000, cwd=HERE.parent
+        cmd, capture_output=True, text=True, timeout=120 + n / 1000, cwd=HERE.parent, env=env
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:

@@ -51,8 +51,9 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     rows = []
     order = {s: i for i, s in enumerate(SCENARIOS)}
+    order_of = lambda s: order.get(s, len(order))  # noqa: E731  (add_tracks@REF rows go last)
     for (scenario, n, latency, c), group in sorted(
-        groups.items(), key=lambda kv: (kv[0][2], kv[0][1], kv[0][3], order[kv[0][0]])
+        groups.items(), key=lambda kv: (kv[0][2], kv[0][1], kv[0][3], order_of(kv[0][0]), kv[0][0])
     ):
         ok = [r for r in group if "error" not in r]
         rates = [r["ids_per_s"] for r in ok]
@@ -92,7 +93,7 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             ),
             "vs_add_tracks": (
                 paired_ratio(scenario, "add_tracks", n, latency, c, "ids_per_s")
-                if scenario in ADD_TRACK_SCENARIOS
+                if scenario in ADD_TRACK_SCENARIOS or scenario.startswith("add_tracks@")
                 else None
             ),
             # add_track's coalescing efficiency: its IDs/s over its floor's, same repetition
@@ -105,6 +106,7 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "vs_floor_aiohttp": (
                 paired_ratio(scenario, "floor_aiohttp", n, latency, c, "ids_per_s")
                 if scenario in ("baseline", "add_tracks", "stream_add_tracks")
+                or scenario.startswith("add_tracks@")
                 else None
             ),
         }

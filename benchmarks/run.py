@@ -6,6 +6,12 @@
     python benchmarks/run.py --quick              # small sizes, 1 rep: under ~2 minutes
     python benchmarks/run.py --sizes 100000 --latencies 0 --concurrency 16 --reps 5 \\
         --only baseline,add_tracks --json out.json --markdown out.md
+    git worktree add /tmp/old 0491306
+    python benchmarks/run.py --ref 0491306=/tmp/old ...   # adds a row add_tracks@0491306
+
+``--ref NAME=PATH`` (repeatable) runs ``add_tracks`` once more per repetition with the
+``groove_async`` of the checkout at PATH, beside the others in the same rotation, so that an
+older commit is re-measured in the same run and its figures are ratios, not memories.
 
 For each latency the reference server runs in its own process, pinned to one core: by default
 ``python -m benchmarks._bench_server serve``, the emulator's service with its hot path made
@@ -63,7 +69,7 @@ def measure_all(args: argparse.Namespace, log: Any) -> list[dict[str, Any]]:
         worker_core = server_core = None
     runs: list[dict[str, Any]] = []
     next_id = 1_000_000  # distinct catalog IDs for every measurement (the warm-up uses 0..)
-    scenarios = list(args.only)
+    scenarios = list(args.only) + [f"add_tracks@{name}" for name in args.refs]
     per_rep = sum(1 for n in args.sizes for scenario in scenarios if _runs(scenario, n, args))
     total = len(args.latencies) * args.reps * len(args.concurrency) * per_rep
     done = 0
@@ -87,8 +93,10 @@ def measure_all(args: argparse.Namespace, log: Any) -> list[dict[str, Any]]:
                             cpu0 = None if offline else server.cpu_seconds()
                             wait0 = None if offline else server.wait_seconds()
                             load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+                            base, _, ref = scenario.partition("@")
                             record = run_worker(
-                                scenario,
+                                base,
+                                source=args.refs.get(ref),
                                 url=url,
                                 token=token,
                                 n=n,
@@ -216,7 +224,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="N",
         help="run the add_track scenario only for sizes <= N (0: all sizes)",
     )
+    parser.add_argument(
+        "--ref",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="also measure add_tracks with the groove_async of the checkout at PATH (a row "
+        "add_tracks@NAME); repeatable",
+    )
     args = parser.parse_args(argv)
+    args.refs = {}
+    for ref in args.ref:
+        name, sep, path = ref.partition("=")
+        if not sep or not Path(path, "groove_async").is_dir():
+            parser.error(f"--ref takes NAME=PATH, PATH a checkout with groove_async/: {ref!r}")
+        args.refs[name] = str(Path(path).resolve())
     args.command_line = shlex.join(["python", "benchmarks/run.py", *(argv or sys.argv[1:])])
     args.sizes = args.sizes or list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
     args.latencies = args.latencies if args.latencies is not None else list(DEFAULT_LATENCIES)
