@@ -23,9 +23,9 @@ from groove_async._wire import (
     encode_request,
     encode_response,
     media_type,
-    strict_converter,
 )
 from tests.conftest import doc_bytes, doc_json
+from tests.wire_helpers import strict_converter
 
 PLATFORM = "http://schemas.microsoft.com/xboxmusic/2013/10/platform"
 SDK = "http://schemas.microsoft.com/groovemusic/2016/09/api"
