@@ -9,7 +9,7 @@ gate, retries and token refresh apply.
 
 A read never trusts the server to end it (see :class:`_Bound`): it is bounded by what the
 contract allows (spec 9.1: 100 playlists, 1,000 entries per playlist; the library: the
-profile's ``TrackCount`` plus ``RemainingTrackCount``, the collection's capacity, and at least
+profile's track count plus its remaining track count, the collection's capacity, and at least
 :data:`LIBRARY_MARGIN` more), an empty page ends it (the pages in flight are cancelled), an item
 already read is not yielded again (the service's pages are offsets: a collection changing
 meanwhile shifts them), and a page bringing nothing new, a page larger than asked for, or more
@@ -45,8 +45,8 @@ __all__ = ["LIBRARY_MARGIN", "MAX_PLAYLISTS", "MAX_PLAYLIST_ENTRIES", "Getter", 
 MAX_PLAYLISTS: Final = 100
 #: The most entries a playlist holds (spec 9.1).
 MAX_PLAYLIST_ENTRIES: Final = 1_000
-#: Tracks a library read takes beyond the profile's ``TrackCount`` at the least (a collection
-#: growing during the read), when the profile's ``RemainingTrackCount`` allows fewer.
+#: Tracks a library read takes beyond the profile's track count at the least (a collection
+#: growing during the read), when the profile's remaining track count allows fewer.
 LIBRARY_MARGIN: Final = 1_000
 
 

@@ -96,7 +96,7 @@ class Profile:
 
 @attrs.frozen(slots=True)
 class EditResult:
-    """A PlaylistActionResult: the playlist ID and, per action sent, (entry ID, error)."""
+    """An edit's result: the playlist ID and, per action sent, (entry ID, error)."""
 
     id: str
     actions: list[tuple[str | None, ErrorInfo | None]]
@@ -153,11 +153,11 @@ def read_edit(body: bytes, adds: Sequence[str] = (), redact: Redact = _unchanged
         redact: applied to the service's error texts.
 
     The answer must account for exactly the actions sent, as the add path's echo check does
-    (spec 3.1 and 9.1): one result per action, in order, each ``InputId`` the ID sent there
+    (spec 3.1 and 9.1): one result per action, in order, each echoing the ID sent there
     (GUIDs compared case-insensitively), and every success holding its new entry ID.
 
     Raises:
-        DecodeError: not a PlaylistActionResult, or results that do not answer ``adds``
+        DecodeError: not an edit's answer, or results that do not answer ``adds``
             (another request's, reordered, missing or extra, a success without its entry ID).
     """
     result = decode_json(body, WireEditAnswer).result
