@@ -139,7 +139,9 @@ class LibraryReader:
             DecodeError: ``stop`` is past what a playlist can hold (a count the server lied
                 about), or the pages do not hold the entries asked for.
         """
-        if not 0 <= start < stop <= MAX_PLAYLIST_ENTRIES:
+        if start >= stop:
+            return []
+        if start < 0 or stop > MAX_PLAYLIST_ENTRIES:
             raise DecodeError(
                 f"entries {start} to {stop} asked of a playlist, which holds at most "
                 f"{MAX_PLAYLIST_ENTRIES}: the server's count cannot be right"

@@ -21,6 +21,7 @@ from groove_async import (
     Request,
     Response,
     RetryPolicy,
+    TransportError,
 )
 from groove_async.testing import FakeGrooveServer, catalog_track_id
 
@@ -376,3 +377,35 @@ async def test_a_token_reflected_escaped_in_an_edit_refusal_is_redacted(
     assert result.outcome is Outcome.REJECTED and result.error is not None
     assert result.error.description == "refused for [REDACTED]"
     assert TOKEN not in repr(made)
+
+
+async def test_a_read_back_after_a_lost_answer_is_bounded_by_the_playlist_cap(
+    server: FakeGrooveServer,
+) -> None:
+    """The editor reads the entries past the count it knew after an answer is lost; a lookup
+    claiming 10M entries must not make it ask for 400,000 pages at once."""
+    lost = False
+
+    def lying(request: Request, body: dict[str, Any]) -> dict[str, Any] | None:
+        if lost and "/lookup" in request.url:
+            body["Playlists"]["Items"][0]["TrackCount"] = 10_000_000
+            return body
+        return None
+
+    transport = Rewriting(server, lying)
+    raw_send = transport.send
+
+    async def lose_the_answer(request: Request) -> Response:
+        nonlocal lost
+        response = await raw_send(request)
+        if edits_with_tracks(request) and not lost:
+            lost = True
+            raise TransportError("the answer was lost")
+        return response
+
+    transport.send = lose_the_answer  # type: ignore[method-assign]
+    async with client(transport, server) as groove:
+        made = await groove.create_playlist("Lost", [])
+        with pytest.raises(DecodeError, match="at most 1000"):
+            await groove.add_to_playlist(made.id, tracks(3))
+    assert transport.gets < 20
