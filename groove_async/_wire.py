@@ -175,7 +175,7 @@ def make_converter(*, forbid_extra_keys: bool) -> cattrs.Converter:
         )
         if cls is ErrorInfo:
             structure = _normalising(structure)
-        conv.register_structure_hook(cls, structure)
+        conv.register_structure_hook(cls, _objects_only(structure))
         # Spec section 4: absent members are omitted, never null. Only optional members (default
         # None) can be absent; an empty Description is still sent.
         omitting: dict[str, Any] = {
@@ -186,6 +186,18 @@ def make_converter(*, forbid_extra_keys: bool) -> cattrs.Converter:
             cls, make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **omitting)
         )
     return conv
+
+
+def _objects_only(structure: Callable[[Any, Any], T]) -> Callable[[Any, Any], T]:
+    """A wire object is a JSON object: the generated hook of a type whose members are all
+    optional would take a list (or a string) as an object without members."""
+
+    def structure_object(value: Any, cls: Any) -> T:
+        if type(value) is not dict:
+            raise TypeError(f"expected an object, got {type(value).__name__}")
+        return structure(value, cls)
+
+    return structure_object
 
 
 def _normalising(structure: Callable[[Any, Any], Any]) -> Callable[[Any, Any], ErrorInfo]:

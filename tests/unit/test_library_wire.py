@@ -151,3 +151,59 @@ def test_browse_pages_lookup_and_profile() -> None:
         read_profile(b'{"Collection":{"TrackCount":-1}}')
     with pytest.raises(DecodeError):
         read_lookup(b'{"Playlists":{"Items":[]}}')
+
+
+@pytest.mark.parametrize(
+    ("reader", "body"),
+    [
+        ("tracks", b'{"Tracks":{"Items":"abc"}}'),
+        ("tracks", b'{"Tracks":{"Items":{"Id":"x"}}}'),
+        ("tracks", b'{"Tracks":{"Items":[{"Id":""}]}}'),
+        ("tracks", b'{"Tracks":{"Items":[{"Id":"x","Name":5}]}}'),
+        ("tracks", b'{"Tracks":{"Items":[],"TotalItemCount":-1}}'),
+        ("tracks", b'{"Tracks":{"Items":[],"TotalItemCount":true}}'),
+        ("tracks", b'{"Tracks":[]}'),
+        ("profile", b'{"Collection":{"TrackCount":true}}'),
+        ("profile", b'{"Collection":{"TrackCount":"5"}}'),
+        ("profile", b'{"Collection":{"TrackCount":2.5}}'),
+        ("profile", b'{"Collection":[]}'),
+        ("lookup", b'{"Playlists":{"Items":[{"Id":"x","IsPublished":"false"}]}}'),
+        ("lookup", b'{"Playlists":{"Items":[{"Id":"x","TrackCount":-3}]}}'),
+        ("lookup", b'{"Playlists":{"Items":[{"Id":"x","CollectionStateToken":7}]}}'),
+    ],
+)
+def test_a_member_of_the_wrong_type_is_a_decode_error(reader: str, body: bytes) -> None:
+    """The converter's strict types: no number read as a string, no string or bool read as a
+    count or a flag, no object or string iterated as a list."""
+    read = {
+        "tracks": lambda: read_tracks_page(body, "music"),
+        "profile": lambda: read_profile(body),
+        "lookup": lambda: read_lookup(body),
+    }[reader]
+    with pytest.raises(DecodeError):
+        read()
+
+
+@pytest.mark.parametrize(
+    ("adds", "results"),
+    [
+        (
+            ["music.A", "music.B"],
+            [{"InputId": "music.B", "Id": "e1"}, {"InputId": "music.A", "Id": "e2"}],
+        ),
+        (["music.A"], [{"InputId": "music.A", "Id": "e1"}, {"InputId": "music.B", "Id": "e2"}]),
+        (["music.A", "music.B"], [{"InputId": "music.A", "Id": "e1"}]),
+        (["music.A"], [{"InputId": "music.A"}]),
+        (["music.A"], [{"InputId": "music.A", "Id": ""}]),
+        (["music.A"], None),
+        ([], [{"InputId": "music.A", "Id": "e1"}]),
+    ],
+)
+def test_an_edit_answer_that_does_not_answer_the_adds_sent_is_a_decode_error(
+    adds: list[str], results: list[dict[str, str]] | None
+) -> None:
+    answer: dict[str, object] = {"Id": "music.playlist.x"}
+    if results is not None:
+        answer["TrackActionResults"] = results
+    with pytest.raises(DecodeError):
+        read_edit(json.dumps({"PlaylistActionResult": answer}).encode(), adds)
