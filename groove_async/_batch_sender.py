@@ -29,8 +29,9 @@ from ._events import (
 )
 from ._models import Columns, ErrorInfo, Outcome, count_outcomes
 from ._operation import Operation, settle_unanswered
-from ._protocol import collection_path, error_info_for, failure_outcome, header
+from ._protocol import error_info_for, failure_outcome, header
 from ._retry import GaveUp
+from ._routes import collection_path
 from ._send import Aborted, Call, Sender
 from ._transport import Response
 from ._wire import WireFormat, decode_response, encode_request

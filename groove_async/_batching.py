@@ -22,7 +22,7 @@ from ._ids import echo_matches, normalise_id
 from ._models import Columns, ErrorInfo, Outcome, TrackResult
 from ._wire import ItemColumns, WireItem, WireResponse
 
-__all__ = ["MAX_BATCH_SIZE", "BatchPlanner", "Segment", "all_distinct", "merge", "plan_batches"]
+__all__ = ["MAX_BATCH_SIZE", "BatchPlanner", "Segment", "all_distinct", "merge"]
 
 #: The service's limit per TrackAction request (spec section 3.1).
 MAX_BATCH_SIZE: Final = 100
@@ -316,16 +316,6 @@ def _keys_of(track_ids: list[str]) -> list[str]:
     return [normalise_id(t) for t in track_ids]
 
 
-def plan_batches(track_ids: Sequence[str], batch_size: int = MAX_BATCH_SIZE) -> list[Segment]:
-    """Plan a whole list at once (a convenience over :class:`BatchPlanner` for tests and tools)."""
-    planner = BatchPlanner(batch_size)
-    segments = [s for s in map(planner.feed, track_ids) if s is not None]
-    last = planner.flush()
-    if last is not None:
-        segments.append(last)
-    return segments
-
-
 #: The per-item code that says "not in the collection" (spec 3.2).
 _NOT_IN_COLLECTION: Final = "COLLECTION_INVALID_ID"
 
@@ -337,7 +327,7 @@ def merge(
     ids_required: bool = True,
     gone_is_deleted: bool = False,
 ) -> Columns:
-    """Map a 200's per-item results onto the IDs sent, by position, verifying each ``InputId``.
+    """Map a 200's per-item results onto the IDs sent, by position, verifying each echo.
 
     Items with an ``Error`` are REJECTED (the service refused them); the others SUCCEEDED.
     A top-level ``Error`` beside well-formed items, ``COLLECTION_SOME_OPERATIONS_FAILED`` or any

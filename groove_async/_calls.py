@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
+from ._auth import TokenSource
 from ._errors import BatchError
 from ._protocol import outcome_unknown
 from ._retry import GaveUp
@@ -48,6 +49,11 @@ class Caller:
 
     def __init__(self, sender: Sender) -> None:
         self._sender = sender
+
+    @property
+    def auth(self) -> TokenSource:
+        """The client's token source: the redactor of what a front end decodes."""
+        return self._sender.auth
 
     async def get(self, path: str, query: Mapping[str, str] | None = None) -> bytes:
         """GET ``path``: the body of its 200, retried like a batch.

@@ -173,7 +173,9 @@ class GrooveClient(LibraryMethods):
             wire_format=wire_format,
             on_event=on_event,
         )
-        self._reader = LibraryReader(self._caller, self._namespace, self._max_concurrency)
+        self._reader = LibraryReader(
+            self._caller, self._namespace, self._max_concurrency, redact=self._auth.redact
+        )
         self._editor = PlaylistEditor(self._caller, self._reader, self._namespace, retry)
         self._coalescers: dict[Action, Coalescer] = {
             action: Coalescer(

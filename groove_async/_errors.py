@@ -135,7 +135,7 @@ class DecodeError(BatchError):
 
 
 class ResultMismatchError(BatchError):
-    """A 200 whose results do not match the IDs sent (missing, extra or different ``InputId``).
+    """A 200 whose results do not match the IDs sent (missing, extra or different input IDs).
 
     Such a response is not trusted at all: assigning its items by position could give one track
     another track's result.

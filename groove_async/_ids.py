@@ -95,7 +95,7 @@ class IdValidator:
 
 
 def echo_matches(sent: str, echo: str) -> bool:
-    """Whether the service's ``InputId`` echo stands for the ID sent there.
+    """Whether the service's echo of an input ID stands for the ID sent there.
 
     The service upper-cases the GUID of a catalog ID (spec 3.1), so that part alone compares
     case-insensitively, in ASCII; everything else (the namespace, collection IDs, which are

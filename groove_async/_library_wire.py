@@ -1,59 +1,85 @@
 """The wire of playlists and of the library read back (spec section 9), as pure functions.
 
-Request bodies and paths in, response bodies out: a PlaylistAction to send, and readers for the
-edit's answer, the browse pages, the playlist lookup and the profile. Every reader checks the
-shape it relies on and raises :class:`~groove_async.DecodeError` for anything else, so that a
-hostile or broken server becomes a typed error, never a crash. JSON only: section 9 documents no
-XML for these endpoints.
+Request bodies in, response bodies out: a PlaylistAction to send, and readers for the edit's
+answer, the browse pages, the playlist lookup and the profile. Every body is encoded and decoded
+by the one converter of :mod:`groove_async._wire` through the wire types of
+:mod:`groove_async._contracts` (the only module that spells a wire name); this module maps them
+to the public values and checks what the converter cannot (an edit's echo against the actions
+sent). Every reader raises :class:`~groove_async.DecodeError` for any shape it does not accept,
+so that a hostile or broken server becomes a typed error, never a crash. JSON only: section 9
+documents no XML for these endpoints.
+
+Strings from the service may echo a token spelled in a way the byte-level redaction cannot see
+(JSON escapes): the readers take the token source's ``redact`` and apply it to every decoded
+string the caller will see (:func:`scrub`).
 """
 
 from __future__ import annotations
 
-import base64
 import re
-import uuid
-from collections.abc import Mapping, Sequence
-from typing import Any, Final
-from urllib.parse import quote, urlsplit
+from collections.abc import Callable, Sequence
+from typing import Any, Final, Generic, TypeVar
+from urllib.parse import urlsplit
 
 import attrs
-import orjson
 
+from ._contracts import (
+    WireEditAnswer,
+    WirePlaylist,
+    WirePlaylistAction,
+    WirePlaylists,
+    WireProfile,
+    WireTrack,
+    WireTrackAction,
+    WireTrackBlock,
+    WireTracks,
+)
 from ._errors import DecodeError
+from ._ids import echo_matches
 from ._models import ErrorInfo, LibraryTrack, Playlist
-from ._wire import load_json, normalise_code
+from ._playlist_ids import browse_playlist_id, edit_playlist_id
+from ._wire import decode_json, encode_json
 
 __all__ = [
     "MAX_PAGE_ITEMS",
     "EditResult",
     "Page",
     "Profile",
-    "browse_path",
+    "Redact",
     "browse_playlist_id",
     "catalog_id_from_link",
     "edit_playlist_id",
     "playlist_action",
-    "playlist_tracks_path",
     "read_edit",
     "read_lookup",
-    "read_page",
     "read_playlist_tracks_page",
+    "read_playlists_page",
     "read_profile",
+    "read_tracks_page",
+    "scrub",
 ]
 
 #: The most items a browse page holds (spec 9.2: ``maxItems`` 1-25).
 MAX_PAGE_ITEMS: Final = 25
 
-_EDIT_PREFIX: Final = "playlist."
+#: A redaction of decoded text (the token source's ``redact``).
+Redact = Callable[[str], str]
+
 _GUID_RE: Final = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
-_BROWSE_HEADER: Final = b"\x01\x03"
+
+T = TypeVar("T")
+V = TypeVar("V", LibraryTrack, Playlist, ErrorInfo)
+
+
+def _unchanged(text: str) -> str:
+    return text
 
 
 @attrs.frozen(slots=True)
-class Page:
+class Page(Generic[T]):
     """One browse page: its items, the continuation token, the (estimated) total."""
 
-    items: list[Any]
+    items: list[T]
     continuation: str | None = None
     total: int | None = None
 
@@ -65,50 +91,29 @@ class Profile:
     token: str | None
     track_count: int
     playlist_count: int
+    remaining_track_count: int = 0
 
 
 @attrs.frozen(slots=True)
 class EditResult:
-    """A PlaylistActionResult: the playlist ID and, per action sent, (entry ID, error)."""
+    """An edit's result: the playlist ID and, per action sent, (entry ID, error)."""
 
     id: str
     actions: list[tuple[str | None, ErrorInfo | None]]
 
 
-# -- playlist IDs -----------------------------------------------------------------------------
-
-
-def edit_playlist_id(namespace: str, playlist_id: str) -> str:
-    """The edit form ``{namespace}.playlist.<guid>`` of either form of a playlist ID.
-
-    The browse form (``music.AQM...``) is URL-safe base64 of ``01 03`` and the GUID's 16 bytes
-    in .NET order (spec 9.1). Anything else is returned as it is: the service judges it.
-    """
-    prefix = f"{namespace}."
-    rest = playlist_id.removeprefix(prefix)
-    if rest.startswith(_EDIT_PREFIX):
-        return playlist_id
-    try:
-        raw = base64.urlsafe_b64decode(rest + "=" * (-len(rest) % 4))
-    except (ValueError, TypeError):
-        return playlist_id
-    if len(raw) != 18 or not raw.startswith(_BROWSE_HEADER):
-        return playlist_id
-    return f"{prefix}{_EDIT_PREFIX}{uuid.UUID(bytes_le=raw[2:])}"
-
-
-def browse_playlist_id(namespace: str, playlist_id: str) -> str:
-    """The browse form ``{namespace}.AQM...`` of either form of a playlist ID."""
-    prefix = f"{namespace}.{_EDIT_PREFIX}"
-    guid = playlist_id.removeprefix(prefix)
-    if guid == playlist_id or not _GUID_RE.fullmatch(guid):
-        return playlist_id
-    raw = _BROWSE_HEADER + uuid.UUID(guid).bytes_le
-    return f"{namespace}." + base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+def scrub(value: V, redact: Redact) -> V:
+    """``value``, or a copy of it whose strings went through ``redact`` (else ``value``)."""
+    changes: dict[str, Any] = {}
+    for field in attrs.fields(type(value)):
+        text = getattr(value, field.name)
+        if isinstance(text, str) and (clean := redact(text)) != text:
+            changes[field.name] = clean
+    return attrs.evolve(value, **changes) if changes else value
 
 
 def catalog_id_from_link(namespace: str, link: object) -> str | None:
-    """The catalog ID behind a track's ``Link`` (spec 9.2): its last path segment, upper-cased.
+    """The catalog ID behind a track's link (spec 9.2): its last path segment, upper-cased.
 
     ``https://music.microsoft.com/Track/<guid>?partnerID=...`` gives ``music.<GUID>``.
     """
@@ -132,165 +137,111 @@ def playlist_action(
     adds: Sequence[str] = (),
 ) -> bytes:
     """A PlaylistAction body (spec 9.1): members omitted when not given, adds in order."""
-    body: dict[str, Any] = {}
-    if playlist_id is not None:
-        body["Id"] = playlist_id
-    if state_token is not None:
-        body["CollectionStateToken"] = state_token
-    if name is not None:
-        body["Name"] = name
-    if published is not None:
-        body["IsPublished"] = published
-    if adds:
-        body["TrackActions"] = [{"Id": track_id, "Action": "Add"} for track_id in adds]
-    return orjson.dumps(body)
-
-
-def browse_path(namespace: str, kind: str) -> str:
-    """The path of the library's browse of ``tracks`` or ``playlists``."""
-    return f"/1/content/{namespace}/collection/{kind}/browse"
-
-
-def playlist_tracks_path(playlist_id: str) -> str:
-    """The path of a playlist's sub-browse (its entries, in playlist order)."""
-    return f"/1/content/{quote(playlist_id, safe='.')}/collection/playlist/tracks/browse"
-
-
-def lookup_path(playlist_id: str) -> str:
-    """The path of a playlist's lookup (``?source=collection``)."""
-    return f"/1/content/{quote(playlist_id, safe='.')}/lookup"
+    actions = [WireTrackAction(track_id) for track_id in adds] or None
+    return encode_json(WirePlaylistAction(playlist_id, state_token, name, published, actions))
 
 
 # -- responses ----------------------------------------------------------------------------------
 
 
-def read_edit(body: bytes) -> EditResult:
-    """Read a 200 to a PlaylistAction: the playlist ID and one (entry ID, error) per action."""
-    data = _object(load_json(body), "the response")
-    result = _object(data.get("PlaylistActionResult"), "PlaylistActionResult")
-    playlist_id = _string(result.get("Id"), "PlaylistActionResult.Id")
-    raw = result.get("TrackActionResults")
-    actions = [] if raw is None else [_action(item) for item in _list(raw, "TrackActionResults")]
-    return EditResult(playlist_id, actions)
+def read_edit(body: bytes, adds: Sequence[str] = (), redact: Redact = _unchanged) -> EditResult:
+    """Read a 200 to a PlaylistAction: the playlist ID and one (entry ID, error) per action.
+
+    Args:
+        body: the 200's body.
+        adds: the catalog IDs of the Add actions sent, in order.
+        redact: applied to the service's error texts.
+
+    The answer must account for exactly the actions sent, as the add path's echo check does
+    (spec 3.1 and 9.1): one result per action, in order, each echoing the ID sent there
+    (GUIDs compared case-insensitively), and every success holding its new entry ID.
+
+    Raises:
+        DecodeError: not an edit's answer, or results that do not answer ``adds``
+            (another request's, reordered, missing or extra, a success without its entry ID).
+    """
+    result = decode_json(body, WireEditAnswer).result
+    items = result.results or []
+    if len(items) != len(adds):
+        raise DecodeError(f"{len(items)} results for {len(adds)} track actions")
+    actions: list[tuple[str | None, ErrorInfo | None]] = []
+    for position, (sent, item) in enumerate(zip(adds, items, strict=True)):
+        if not echo_matches(sent, item.input_id):
+            raise DecodeError(f"the result at position {position} is not for the track sent there")
+        if item.error is not None:
+            actions.append((None, scrub(item.error, redact)))
+        elif not item.id:
+            raise DecodeError(f"the success at position {position} has no entry ID")
+        else:
+            actions.append((item.id, None))
+    return EditResult(result.id, actions)
 
 
-def read_page(body: bytes, kind: str, namespace: str) -> Page:
-    """Read a browse page of ``Tracks`` or ``Playlists``."""
-    data = _object(load_json(body), "the response")
-    return _page(data.get(kind), kind, namespace)
+def read_tracks_page(
+    body: bytes, namespace: str, redact: Redact = _unchanged
+) -> Page[LibraryTrack]:
+    """Read a browse page of the library's tracks."""
+    return _track_page(decode_json(body, WireTracks).block, namespace, redact)
 
 
-def read_playlist_tracks_page(body: bytes, namespace: str) -> tuple[Playlist, Page]:
+def read_playlists_page(body: bytes, redact: Redact = _unchanged) -> Page[Playlist]:
+    """Read a browse page of the playlists."""
+    block = decode_json(body, WirePlaylists).block
+    return Page(
+        [_playlist(item, redact) for item in block.items],
+        block.continuation or None,
+        block.total,
+    )
+
+
+def read_playlist_tracks_page(
+    body: bytes, namespace: str, redact: Redact = _unchanged
+) -> tuple[Playlist, Page[LibraryTrack]]:
     """Read a sub-browse answer: the playlist and one page of its entries."""
-    playlist, raw = _one_playlist(body, namespace)
-    tracks = raw.get("Tracks")
-    if tracks is None:  # omitted when the playlist is empty (spec 9.2)
-        return playlist, Page([])
-    return playlist, _page(tracks, "Tracks", namespace)
+    raw = _one_playlist(body)
+    if raw.tracks is None:  # omitted when the playlist is empty (spec 9.2)
+        return _playlist(raw, redact), Page([])
+    return _playlist(raw, redact), _track_page(raw.tracks, namespace, redact)
 
 
-def read_lookup(body: bytes, namespace: str) -> tuple[Playlist, str | None]:
+def read_lookup(body: bytes, redact: Redact = _unchanged) -> tuple[Playlist, str | None]:
     """Read a playlist lookup: the playlist and the collection's state token."""
-    playlist, raw = _one_playlist(body, namespace)
-    token = raw.get("CollectionStateToken")
-    return playlist, token if isinstance(token, str) else None
+    raw = _one_playlist(body)
+    return _playlist(raw, redact), raw.state_token
 
 
 def read_profile(body: bytes) -> Profile:
-    """Read the profile's ``Collection`` (zero counts are omitted, spec 9.2)."""
-    data = _object(load_json(body), "the response")
-    collection = data.get("Collection")
+    """Read the profile's collection part (zero counts are omitted, spec 9.2)."""
+    collection = decode_json(body, WireProfile).collection
     if collection is None:
         return Profile(None, 0, 0)
-    collection = _object(collection, "Collection")
-    token = collection.get("Token")
     return Profile(
-        token if isinstance(token, str) else None,
-        _count(collection.get("TrackCount", 0), "TrackCount"),
-        _count(collection.get("PlaylistCount", 0), "PlaylistCount"),
+        collection.token,
+        collection.track_count,
+        collection.playlist_count,
+        collection.remaining_track_count,
     )
 
 
-def _one_playlist(body: bytes, namespace: str) -> tuple[Playlist, Mapping[str, Any]]:
-    data = _object(load_json(body), "the response")
-    items = _list(_object(data.get("Playlists"), "Playlists").get("Items"), "Playlists.Items")
+def _one_playlist(body: bytes) -> WirePlaylist:
+    items = decode_json(body, WirePlaylists).block.items
     if len(items) != 1:
         raise DecodeError(f"expected one playlist, got {len(items)}")
-    raw = _object(items[0], "a playlist")
-    return _playlist(raw, namespace), raw
+    return items[0]
 
 
-def _page(raw: object, kind: str, namespace: str) -> Page:
-    block = _object(raw, kind)
-    items = _list(block.get("Items", []), f"{kind}.Items")
-    read = _playlist if kind == "Playlists" else _track
-    continuation = block.get("ContinuationToken")
-    total = block.get("TotalItemCount")
+def _track_page(block: WireTrackBlock, namespace: str, redact: Redact) -> Page[LibraryTrack]:
     return Page(
-        [read(_object(item, f"an item of {kind}"), namespace) for item in items],
-        continuation if isinstance(continuation, str) and continuation else None,
-        total if type(total) is int and total >= 0 else None,
+        [_track(item, namespace, redact) for item in block.items],
+        block.continuation or None,
+        block.total,
     )
 
 
-def _playlist(raw: Mapping[str, Any], _namespace: str) -> Playlist:
-    published = raw.get("IsPublished")
-    return Playlist(
-        _string(raw.get("Id"), "Playlist.Id"),
-        _string(raw.get("Name", ""), "Playlist.Name", allow_empty=True),
-        _count(raw.get("TrackCount", 0), "Playlist.TrackCount"),
-        published if isinstance(published, bool) else None,
-    )
+def _playlist(raw: WirePlaylist, redact: Redact) -> Playlist:
+    return scrub(Playlist(raw.id, raw.name, raw.track_count, raw.published), redact)
 
 
-def _track(raw: Mapping[str, Any], namespace: str) -> LibraryTrack:
-    name = raw.get("Name")
-    return LibraryTrack(
-        _string(raw.get("Id"), "Track.Id"),
-        catalog_id_from_link(namespace, raw.get("Link")),
-        name if isinstance(name, str) else None,
-    )
-
-
-def _action(raw: object) -> tuple[str | None, ErrorInfo | None]:
-    item = _object(raw, "a TrackActionResult")
-    _string(item.get("InputId"), "TrackActionResult.InputId")
-    error = item.get("Error")
-    if error is not None:
-        error = _object(error, "TrackActionResult.Error")
-        code = normalise_code(_string(error.get("ErrorCode"), "ErrorCode"))
-        description = error.get("Description")
-        message = error.get("Message")
-        return None, ErrorInfo(
-            code,
-            description if isinstance(description, str) else "",
-            message if isinstance(message, str) else None,
-        )
-    entry = item.get("Id")
-    if entry is None:  # a Delete's success carries no Id
-        return None, None
-    return _string(entry, "TrackActionResult.Id"), None
-
-
-def _object(value: object, what: str) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise DecodeError(f"{what} is not an object")
-    return value
-
-
-def _list(value: object, what: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise DecodeError(f"{what} is not a list")
-    return value
-
-
-def _string(value: object, what: str, *, allow_empty: bool = False) -> str:
-    if not isinstance(value, str) or (not value and not allow_empty):
-        raise DecodeError(f"{what} is missing or not a string")
-    return value
-
-
-def _count(value: object, what: str) -> int:
-    if type(value) is not int or value < 0:
-        raise DecodeError(f"{what} is not a count")
-    return value
+def _track(raw: WireTrack, namespace: str, redact: Redact) -> LibraryTrack:
+    track = LibraryTrack(raw.id, catalog_id_from_link(namespace, raw.link), raw.name)
+    return scrub(track, redact)

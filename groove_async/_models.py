@@ -1,6 +1,6 @@
 """Public result values: what a caller gets back, in Python names.
 
-The wire names (``InputId``, ``TrackActionResults``...) live in :mod:`groove_async._wire` only.
+The wire names live in the contracts table of :mod:`groove_async._contracts` only.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import overload
 
 import attrs
+
+from ._playlist_ids import browse_playlist_id, edit_playlist_id, playlist_guid
 
 __all__ = [
     "BulkResult",
@@ -338,13 +340,41 @@ class LibraryTrack:
     name: str | None = None
 
 
+class _PlaylistIdentity:
+    """The identity of a playlist whichever form of its ID the service gave (spec 9.1).
+
+    ``id`` is the form the service gave: the browse form ``music.AQM...`` in a read, the edit
+    form ``music.playlist.<guid>`` from an edit. Both carry one GUID: compare ``guid``.
+    """
+
+    __slots__ = ()
+    id: str
+
+    @property
+    def guid(self) -> str | None:
+        """The playlist's GUID (lower-case), the same in both forms; ``None`` for an ID of
+        neither form."""
+        return playlist_guid(self.id)
+
+    @property
+    def edit_id(self) -> str:
+        """The edit form ``music.playlist.<guid>`` (the ID itself if of neither form)."""
+        return edit_playlist_id(self.id.partition(".")[0], self.id)
+
+    @property
+    def browse_id(self) -> str:
+        """The browse form ``music.AQM...`` (the ID itself if of neither form)."""
+        return browse_playlist_id(self.id.partition(".")[0], self.id)
+
+
 @attrs.frozen(slots=True)
-class Playlist:
+class Playlist(_PlaylistIdentity):
     """One of the user's playlists, as the service lists it.
 
     Attributes:
-        id: the playlist ID (the browse form ``music.AQM...`` or the edit form
-            ``music.playlist.<guid>``; the service accepts both).
+        id: the playlist ID as the service lists it (the browse form ``music.AQM...``);
+            ``guid``, ``edit_id`` and ``browse_id`` give its identity and both forms, the same
+            as :class:`PlaylistResult`'s (compare ``guid``).
         name: its name.
         track_count: how many entries it holds.
         is_published: whether it is published, if the service said.
@@ -357,11 +387,14 @@ class Playlist:
 
 
 @attrs.frozen(slots=True)
-class PlaylistResult:
+class PlaylistResult(_PlaylistIdentity):
     """What :meth:`~groove_async.GrooveClient.create_playlist` made.
 
     Attributes:
-        id: the new playlist's ID (``music.playlist.<guid>``).
+        id: the new playlist's ID in the edit form (``music.playlist.<guid>``); ``guid``,
+            ``edit_id`` and ``browse_id`` as on :class:`Playlist` (so ``made.guid`` is the
+            ``guid`` of the :class:`Playlist` that :meth:`~groove_async.GrooveClient.iter_playlists`
+            lists for it).
         name: its name.
         tracks: one result per track asked for, in input order; a success's ``id`` is its
             playlist-entry ID.

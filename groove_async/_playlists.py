@@ -172,7 +172,7 @@ class PlaylistEditor:
                     raise _conflict(playlist_id, count, now, sent=False)
                 return await self._held(playlist_id, chunk, count, now)
             body = playlist_action(playlist_id=playlist_id, state_token=token, adds=chunk)
-            answer = await self._guarded("update", body)
+            answer = await self._guarded("update", body, chunk)
             if isinstance(answer, EditResult):
                 try:
                     return _answered(chunk, answer, count)
@@ -198,12 +198,15 @@ class PlaylistEditor:
             raise _conflict(playlist_id, count, now, sent=True)
         return columns, now
 
-    async def _guarded(self, action: str, body: bytes) -> EditResult | object | None:
+    async def _guarded(
+        self, action: str, body: bytes, adds: Sequence[str] = ()
+    ) -> EditResult | object | None:
         """One edit carrying a state token: its answer; ``None`` when refused as concurrent (a
         409: nothing applied); :data:`_OUTCOME_UNKNOWN` when it may or may not have been
         applied."""
         try:
-            return read_edit(await self._caller.post(self._path(action), body))
+            answer = await self._caller.post(self._path(action), body)
+            return read_edit(answer, adds, self._caller.auth.redact)
         except (OutcomeUnknown, DecodeError):  # an unreadable 200 leaves it unknown too
             return _OUTCOME_UNKNOWN
         except HTTPStatusError as exc:

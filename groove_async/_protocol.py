@@ -28,7 +28,6 @@ __all__ = [
     "UnauthorizedResponse",
     "build_request",
     "check_status",
-    "collection_path",
     "error_info_for",
     "failure_outcome",
     "header",
@@ -133,11 +132,6 @@ def is_transient_status(status: int) -> bool:
     idempotent).
     """
     return 500 <= status <= 599 or status in TRANSIENT_STATUSES or 200 < status < 300
-
-
-def collection_path(namespace: str, action: str) -> str:
-    """The path of a TrackAction batch (spec section 3)."""
-    return f"/1/content/{namespace}/collection/{action}"
 
 
 def build_request(

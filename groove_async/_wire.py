@@ -1,9 +1,11 @@
-"""The one place that knows the wire: names, shapes and encodings of the TrackAction objects.
+"""The one converter of the wire: shapes and encodings of every wire type (spec 4, 6 and 9).
 
-A single cattrs :class:`~cattrs.Converter` maps the PascalCase wire members (spec section 4) to the
-Python models; nothing else in the package spells ``TrackActionResults``. Production decoding
-ignores unknown members (the service may add some); :func:`strict_converter` forbids them, so the
-tests notice schema drift.
+A single cattrs :class:`~cattrs.Converter` maps the PascalCase wire members to the Python models,
+every name taken from the table of :mod:`groove_async._contracts` (the only module that spells
+them). Production decoding ignores unknown members (the service may add some); a converter made
+by :func:`make_converter` with ``forbid_extra_keys=True`` forbids them, so the tests notice
+schema drift. Section 9's bodies (playlists, browses, the profile) are JSON only:
+:func:`encode_json` and :func:`decode_json`.
 
 Both encodings are driven by that converter and by the contract table of
 :mod:`groove_async._contracts`. JSON is ``orjson.dumps(converter.unstructure(model))``. XML (spec
@@ -22,6 +24,8 @@ from typing import (
     Final,
     Literal,
     TypeVar,
+    get_args,
+    get_origin,
     overload,
 )
 
@@ -53,15 +57,18 @@ __all__ = [
     "WireFormat",
     "WireItem",
     "WireResponse",
+    "converter",
     "decode_error_body",
+    "decode_json",
     "decode_request",
     "decode_response",
+    "encode_json",
     "encode_request",
     "encode_response",
     "load_json",
+    "make_converter",
     "media_type",
     "normalise_code",
-    "strict_converter",
 ]
 
 T = TypeVar("T")
@@ -97,11 +104,47 @@ def normalise_code(code: str) -> str:
 
 
 def _strict_str(value: Any, _type: Any) -> str:
-    # cattrs' default str hook calls str(value), which would turn a numeric InputId into "5"
+    # cattrs' default str hook calls str(value), which would turn a numeric input ID into "5"
     # and hide a malformed response.
     if type(value) is not str:
         raise TypeError(f"expected a string, got {type(value).__name__}")
     return value
+
+
+def _strict_int(value: Any, _type: Any) -> int:
+    # The default hook calls int(value): "5" and true would read as counts.
+    if type(value) is not int:
+        raise TypeError(f"expected an integer, got {type(value).__name__}")
+    return value
+
+
+def _strict_bool(value: Any, _type: Any) -> bool:
+    # The default hook calls bool(value): the string "false" would read as True.
+    if type(value) is not bool:
+        raise TypeError(f"expected true or false, got {type(value).__name__}")
+    return value
+
+
+def _is_list(annotation: Any) -> bool:
+    return get_origin(annotation) is list
+
+
+def _strict_lists(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any, Any], list[Any]]]:
+    """Lists of the wire are JSON arrays: cattrs' default hook iterates any iterable, so that a
+    string given for a list would become its characters and an object its keys."""
+
+    def factory(annotation: Any) -> Callable[[Any, Any], list[Any]]:
+        (item,) = get_args(annotation)
+        hook = conv.get_structure_hook(item)
+
+        def structure(value: Any, _type: Any) -> list[Any]:
+            if type(value) is not list:
+                raise TypeError(f"expected a list, got {type(value).__name__}")
+            return [hook(element, item) for element in value]
+
+        return structure
+
+    return factory
 
 
 def _normalised_error(info: ErrorInfo) -> ErrorInfo:
@@ -110,9 +153,18 @@ def _normalised_error(info: ErrorInfo) -> ErrorInfo:
     return info
 
 
-def _make_converter(*, forbid_extra_keys: bool) -> cattrs.Converter:
+def make_converter(*, forbid_extra_keys: bool) -> cattrs.Converter:
+    """A converter of every wire type of the contracts table, with generated hooks only.
+
+    The production converter is this with ``forbid_extra_keys=False`` plus the hand-tuned
+    TrackActionResponse hook; the tests make the strict one (``True``) and compare against the
+    generic hooks.
+    """
     conv = cattrs.Converter(forbid_extra_keys=forbid_extra_keys, detailed_validation=False)
     conv.register_structure_hook(str, _strict_str)
+    conv.register_structure_hook(int, _strict_int)
+    conv.register_structure_hook(bool, _strict_bool)
+    conv.register_structure_hook_factory(_is_list, _strict_lists(conv))
     for cls, contract in CONTRACTS.items():
         fields = attrs.fields_dict(cls)
         renames: dict[str, Any] = {
@@ -123,7 +175,7 @@ def _make_converter(*, forbid_extra_keys: bool) -> cattrs.Converter:
         )
         if cls is ErrorInfo:
             structure = _normalising(structure)
-        conv.register_structure_hook(cls, structure)
+        conv.register_structure_hook(cls, _objects_only(structure))
         # Spec section 4: absent members are omitted, never null. Only optional members (default
         # None) can be absent; an empty Description is still sent.
         omitting: dict[str, Any] = {
@@ -136,6 +188,18 @@ def _make_converter(*, forbid_extra_keys: bool) -> cattrs.Converter:
     return conv
 
 
+def _objects_only(structure: Callable[[Any, Any], T]) -> Callable[[Any, Any], T]:
+    """A wire object is a JSON object: the generated hook of a type whose members are all
+    optional would take a list (or a string) as an object without members."""
+
+    def structure_object(value: Any, cls: Any) -> T:
+        if type(value) is not dict:
+            raise TypeError(f"expected an object, got {type(value).__name__}")
+        return structure(value, cls)
+
+    return structure_object
+
+
 def _normalising(structure: Callable[[Any, Any], Any]) -> Callable[[Any, Any], ErrorInfo]:
     def structure_error_info(value: Any, cls: Any) -> ErrorInfo:
         return _normalised_error(structure(value, cls))
@@ -144,7 +208,7 @@ def _normalising(structure: Callable[[Any, Any], Any]) -> Callable[[Any, Any], E
 
 
 class ItemColumns(Columns, Sequence[WireItem]):
-    """TrackActionResults as the production decoder builds them: :class:`Columns` whose
+    """A TrackActionResponse's results as the production decoder builds them: :class:`Columns` whose
     ``input_ids`` are the service's echoes (outcomes are the merge's to decide), readable as a
     sequence of :class:`WireItem` like the generic hooks' list.
 
@@ -181,10 +245,16 @@ class ItemColumns(Columns, Sequence[WireItem]):
 
 
 _NONE_TYPE: Final = type(None)
+# The hot hook's member names, from the one table.
+_RESULTS: Final = CONTRACTS[WireResponse].members["results"]
+_ERROR: Final = CONTRACTS[WireResponse].members["error"]
+_ITEM_INPUT_ID: Final = CONTRACTS[WireItem].members["input_id"]
+_ITEM_ID: Final = CONTRACTS[WireItem].members["id"]
+_ITEM_ERROR: Final = CONTRACTS[WireItem].members["error"]
 # itemgetter, not methodcaller("get"): no attribute lookup per item (benchmarks/RESULTS.md).
 # A missing key raises KeyError, and any non-object item (list, string, number, null) TypeError.
-_GET_INPUT_ID: Final = operator.itemgetter("InputId")
-_GET_ID: Final = operator.itemgetter("Id")
+_GET_INPUT_ID: Final = operator.itemgetter(_ITEM_INPUT_ID)
+_GET_ID: Final = operator.itemgetter(_ITEM_ID)
 _BOM: Final = b"\xef\xbb\xbf"
 
 
@@ -194,42 +264,43 @@ def _fast_response_hook(conv: cattrs.Converter) -> Callable[[Any, Any], WireResp
     It checks what the generated hooks check (objects where objects belong, strings where
     strings belong, an ``Error`` through the converter's own ErrorInfo hook) with C-level
     passes over each column instead of a generic call per item. The common response, every
-    item exactly ``{"InputId", "Id"}``, is recognised from the items' sizes without looking
-    for an ``Error`` in each.
+    item exactly its input ID and its ID, is recognised from the items' sizes without looking
+    for an error in each. Its member names come from the contracts table, and a property test
+    proves it decodes exactly what the generated hooks decode (tests/unit/test_wire_hot_hook.py).
     """
     structure_error = conv.get_structure_hook(ErrorInfo)
 
     def structure(data: Any, _cls: Any) -> WireResponse:
-        error_data = data.get("Error")
+        error_data = data.get(_ERROR)
         error = None if error_data is None else structure_error(error_data, ErrorInfo)
-        items = data.get("TrackActionResults")
+        items = data.get(_RESULTS)
         if items is None:
             return WireResponse(None, error)
         if type(items) is not list:
-            raise TypeError("TrackActionResults is not a list")
+            raise TypeError("the results are not a list")
         try:
             # map() with itemgetter walks each column in C, with no Python frame per item. Only
-            # an object can answer ["InputId"]: a list, string, number or null raises TypeError.
+            # an object can answer [input ID]: a list, string, number or null raises TypeError.
             input_ids = list(map(_GET_INPUT_ID, items))
         except (KeyError, TypeError):
             if not set(map(type, items)) <= {dict}:
                 raise TypeError("a TrackActionResult is not an object") from None
-            raise TypeError("an InputId is missing or not a string") from None
+            raise TypeError("an input ID is missing or not a string") from None
         if not set(map(type, input_ids)) <= {str}:
-            raise TypeError("an InputId is missing or not a string")
+            raise TypeError("an input ID is missing or not a string")
         try:
             ids = list(map(_GET_ID, items))
-            # Each item holds InputId and Id: exactly two members means no Error anywhere.
+            # Each item holds its input ID and ID: exactly two members means no error anywhere.
             plain = sum(map(len, items)) == 2 * len(items)
         except KeyError:  # some item has no Id (a failed one)
-            ids = [item.get("Id") for item in items]
+            ids = [item.get(_ITEM_ID) for item in items]
             plain = False
         if not set(map(type, ids)) <= {str, _NONE_TYPE}:
             raise TypeError("an Id is not a string")
         errors: dict[int, ErrorInfo] = {}
         if not plain:
             for n, item in enumerate(items):
-                raw = item.get("Error")
+                raw = item.get(_ITEM_ERROR)
                 if raw is not None:
                     errors[n] = structure_error(raw, ErrorInfo)
         return WireResponse(ItemColumns(input_ids, ids, errors), error)  # type: ignore[arg-type]
@@ -237,14 +308,8 @@ def _fast_response_hook(conv: cattrs.Converter) -> Callable[[Any, Any], WireResp
     return structure
 
 
-_converter: Final = _make_converter(forbid_extra_keys=False)
+_converter: Final = make_converter(forbid_extra_keys=False)
 _converter.register_structure_hook(WireResponse, _fast_response_hook(_converter))
-_strict: Final = _make_converter(forbid_extra_keys=True)
-
-
-def strict_converter() -> cattrs.Converter:
-    """The converter that refuses unknown members: for tests that guard against schema drift."""
-    return _strict
 
 
 def converter() -> cattrs.Converter:
@@ -310,6 +375,24 @@ def decode_response(
     """
     data = _load(body, content_type, WireResponse, RESPONSE_ROOTS)
     return _structure(structure or _converter.structure, data, WireResponse)
+
+
+def encode_json(model: Any) -> bytes:
+    """Encode a wire type of the contracts table as JSON (absent members omitted)."""
+    return orjson.dumps(_converter.unstructure(model))
+
+
+def decode_json(body: bytes, cls: type[T]) -> T:
+    """Decode a JSON body as the wire type ``cls`` of the contracts table (unknown members
+    ignored; a UTF-8 BOM tolerated).
+
+    Raises:
+        DecodeError: the body is not JSON, or not shaped like ``cls``.
+    """
+    data = load_json(body)
+    if not isinstance(data, Mapping):
+        raise DecodeError(f"body is JSON but not an object: {excerpt(body)}")
+    return _structure(_converter.structure, data, cls)
 
 
 def decode_error_body(body: bytes, content_type: str | None = None) -> ErrorInfo | None:

@@ -5,12 +5,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from groove_async import ErrorInfo, Outcome
-from groove_async._batching import BatchPlanner, Segment, all_distinct, merge, plan_batches
+from groove_async._batching import BatchPlanner, Segment, all_distinct, merge
 from groove_async._errors import DecodeError, ResultMismatchError
 from groove_async._ids import MAX_ID_LENGTH, IdValidator, echo_matches, normalise_id
 from groove_async._models import Columns
 from groove_async._wire import WireItem, WireResponse
 from tests.conftest import catalog_id
+from tests.wire_helpers import plan_batches
 
 GUID = "music.9bb2c5c5-455c-4c15-827c-f9bfd759a458"
 

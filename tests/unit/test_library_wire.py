@@ -15,9 +15,9 @@ from groove_async._library_wire import (
     playlist_action,
     read_edit,
     read_lookup,
-    read_page,
     read_playlist_tracks_page,
     read_profile,
+    read_tracks_page,
 )
 
 #: The documentation's two browse-form IDs (spec 9.1).
@@ -84,7 +84,8 @@ def test_the_documented_create_answer_and_a_partial_failure() -> None:
         b'{"InputId":"music.A83EB907-0100-11DB-89CA-0019B92A3933",'
         b'"Id":"music.AQQf4QwRv9XTc0enTqGcoGW-Dwe5PqgAAQ"},'
         b'{"InputId":"music.x","Error":{"ErrorCode":"COLLECTION-INVALID-ID","Description":"d"}}]},'
-        b'"Error":{"ErrorCode":"COLLECTION_SOME_OPERATIONS_FAILED","Description":"Some failed"}}'
+        b'"Error":{"ErrorCode":"COLLECTION_SOME_OPERATIONS_FAILED","Description":"Some failed"}}',
+        adds=["music.a83eb907-0100-11db-89ca-0019b92a3933", "music.x"],
     )
     assert answer.id == "music.playlist.d7e2d6b8-8028-00fe-a58d-423bda374ad1"
     assert answer.actions == [
@@ -119,11 +120,10 @@ def test_browse_pages_lookup_and_profile() -> None:
         "Link": "https://music.microsoft.com/Track/a83eb907-0100-11db-89ca-0019b92a3933?p=1",
         "Source": "Collection",
     }
-    page = read_page(
+    page = read_tracks_page(
         json.dumps(
             {"Tracks": {"Items": [track], "ContinuationToken": "c1", "TotalItemCount": 30}}
         ).encode(),
-        "Tracks",
         "music",
     )
     assert page.items == [
@@ -138,7 +138,7 @@ def test_browse_pages_lookup_and_profile() -> None:
         "CollectionStateToken": "3.0.1.1.7.7.7",
     }
     body = json.dumps({"Playlists": {"Items": [playlist]}}).encode()
-    assert read_lookup(body, "music") == (
+    assert read_lookup(body) == (
         Playlist(DOC_BROWSE_IDS[0], "Mix", 0, False),
         "3.0.1.1.7.7.7",
     )
@@ -150,4 +150,60 @@ def test_browse_pages_lookup_and_profile() -> None:
     with pytest.raises(DecodeError):
         read_profile(b'{"Collection":{"TrackCount":-1}}')
     with pytest.raises(DecodeError):
-        read_lookup(b'{"Playlists":{"Items":[]}}', "music")
+        read_lookup(b'{"Playlists":{"Items":[]}}')
+
+
+@pytest.mark.parametrize(
+    ("reader", "body"),
+    [
+        ("tracks", b'{"Tracks":{"Items":"abc"}}'),
+        ("tracks", b'{"Tracks":{"Items":{"Id":"x"}}}'),
+        ("tracks", b'{"Tracks":{"Items":[{"Id":""}]}}'),
+        ("tracks", b'{"Tracks":{"Items":[{"Id":"x","Name":5}]}}'),
+        ("tracks", b'{"Tracks":{"Items":[],"TotalItemCount":-1}}'),
+        ("tracks", b'{"Tracks":{"Items":[],"TotalItemCount":true}}'),
+        ("tracks", b'{"Tracks":[]}'),
+        ("profile", b'{"Collection":{"TrackCount":true}}'),
+        ("profile", b'{"Collection":{"TrackCount":"5"}}'),
+        ("profile", b'{"Collection":{"TrackCount":2.5}}'),
+        ("profile", b'{"Collection":[]}'),
+        ("lookup", b'{"Playlists":{"Items":[{"Id":"x","IsPublished":"false"}]}}'),
+        ("lookup", b'{"Playlists":{"Items":[{"Id":"x","TrackCount":-3}]}}'),
+        ("lookup", b'{"Playlists":{"Items":[{"Id":"x","CollectionStateToken":7}]}}'),
+    ],
+)
+def test_a_member_of_the_wrong_type_is_a_decode_error(reader: str, body: bytes) -> None:
+    """The converter's strict types: no number read as a string, no string or bool read as a
+    count or a flag, no object or string iterated as a list."""
+    read = {
+        "tracks": lambda: read_tracks_page(body, "music"),
+        "profile": lambda: read_profile(body),
+        "lookup": lambda: read_lookup(body),
+    }[reader]
+    with pytest.raises(DecodeError):
+        read()
+
+
+@pytest.mark.parametrize(
+    ("adds", "results"),
+    [
+        (
+            ["music.A", "music.B"],
+            [{"InputId": "music.B", "Id": "e1"}, {"InputId": "music.A", "Id": "e2"}],
+        ),
+        (["music.A"], [{"InputId": "music.A", "Id": "e1"}, {"InputId": "music.B", "Id": "e2"}]),
+        (["music.A", "music.B"], [{"InputId": "music.A", "Id": "e1"}]),
+        (["music.A"], [{"InputId": "music.A"}]),
+        (["music.A"], [{"InputId": "music.A", "Id": ""}]),
+        (["music.A"], None),
+        ([], [{"InputId": "music.A", "Id": "e1"}]),
+    ],
+)
+def test_an_edit_answer_that_does_not_answer_the_adds_sent_is_a_decode_error(
+    adds: list[str], results: list[dict[str, str]] | None
+) -> None:
+    answer: dict[str, object] = {"Id": "music.playlist.x"}
+    if results is not None:
+        answer["TrackActionResults"] = results
+    with pytest.raises(DecodeError):
+        read_edit(json.dumps({"PlaylistActionResult": answer}).encode(), adds)

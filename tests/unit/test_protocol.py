@@ -10,7 +10,6 @@ from groove_async._protocol import (
     TRANSIENT_STATUSES,
     UnauthorizedResponse,
     build_request,
-    collection_path,
     error_info_for,
     failure_outcome,
     outcome_unknown,
@@ -19,6 +18,7 @@ from groove_async._protocol import (
     validate_base_url,
     validate_namespace,
 )
+from groove_async._routes import collection_path
 from tests.conftest import doc_bytes
 
 NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)

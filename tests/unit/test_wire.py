@@ -16,9 +16,9 @@ from groove_async._wire import (
     decode_response,
     encode_request,
     encode_response,
-    strict_converter,
 )
 from tests.conftest import doc_bytes, doc_json
+from tests.wire_helpers import strict_converter
 
 
 def test_request_matches_the_documented_body() -> None:

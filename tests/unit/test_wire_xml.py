@@ -15,9 +15,9 @@ from groove_async import DecodeError, ErrorInfo, HTTPStatusError
 from groove_async._protocol import (
     UnauthorizedResponse,
     build_request,
-    collection_path,
     read_response,
 )
+from groove_async._routes import collection_path
 from groove_async._wire import (
     MAX_XML_BODY,
     WireItem,
@@ -28,9 +28,9 @@ from groove_async._wire import (
     encode_request,
     encode_response,
     media_type,
-    strict_converter,
 )
 from tests.conftest import doc_bytes, doc_json
+from tests.wire_helpers import strict_converter
 
 PLATFORM = "http://schemas.microsoft.com/xboxmusic/2013/10/platform"
 SDK = "http://schemas.microsoft.com/groovemusic/2016/09/api"
