@@ -48,11 +48,11 @@ only those listed before it:
   files of ``--playlists``.
 * :mod:`~groove_async.cli.demo`, :mod:`~groove_async.cli.serve`: the other subcommands' handlers.
 
-Only the public API of :mod:`groove_async` and :mod:`groove_async.testing` is used, plus the
-client's own checks of an ID (:mod:`groove_async._ids`) and of a token
-(:func:`groove_async._auth.check_token`), and its playlist limits
-(:mod:`groove_async._playlists`), so that the command line accepts exactly what the client
-does.
+Only the public API of :mod:`groove_async` and :mod:`groove_async.testing` is used (the
+import-linter contract "The command line uses the public API only" forbids every private
+module): the client's own ID check (:class:`~groove_async.IdValidator`), token check
+(:func:`~groove_async.check_token`) and playlist limits are public, so that the command line
+accepts exactly what the client does.
 """
 
 from __future__ import annotations

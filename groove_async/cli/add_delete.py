@@ -1,6 +1,6 @@
 """The ``add`` and ``delete`` commands: from the parsed arguments to an exit status.
 
-The token is checked by the client's own rule (:func:`groove_async._auth.check_token`) and never
+The token is checked by the client's own rule (:func:`groove_async.check_token`) and never
 printed; the input, the output and the journal are opened and checked not to be one file; then
 :func:`~groove_async.cli.importer._import` runs, and what went wrong, if anything, is reported.
 ``playlist create`` (:mod:`~groove_async.cli.playlist`) runs through :func:`_run_command` too,
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from groove_async._auth import check_token
+from groove_async import check_token
 
 from .importer import _import, _Job, _Outcome
 from .inputs import _open_input

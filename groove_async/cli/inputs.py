@@ -4,7 +4,7 @@ Lines are read as they are needed: a regular file in the event loop, stdin or a 
 thread, so that a slow producer never stalls the loop or Ctrl-C. Each non-blank, non-comment line
 is one input (:class:`_Input`) with its position among the IDs; a line that is not a valid ID
 carries the reason, in the command line's words, why the client's own validator
-(:class:`groove_async._ids.IdValidator`) refuses it.
+(:class:`groove_async.IdValidator`) refuses it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import IO, Final, NamedTuple, Protocol
 
-from groove_async._ids import MAX_ID_LENGTH, IdValidator
+from groove_async import MAX_ID_LENGTH, IdValidator
 
 from .parser import _UsageError
 

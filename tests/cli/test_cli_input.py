@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from groove_async._ids import IdValidator
+from groove_async import IdValidator
 from groove_async.cli.inputs import (
     _id_problem,
     _Input,
