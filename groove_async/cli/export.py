@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -30,8 +31,8 @@ from typing import Final
 from groove_async import AuthenticationError, BatchError, GrooveClient, LibraryTrack
 
 from .add_delete import _client_options, _resolve_token, _same_file
-from .export_files import INDEX, _file_names, _index_line, _track_line
-from .output import _Output, _replaced_output
+from .export_files import INDEX, _file_names, _index_line, _key, _track_line
+from .output import _Output, _replaced_output, _written_paths
 from .parser import (
     EXIT_INTERRUPTED,
     EXIT_NOT_ALL_SUCCEEDED,
@@ -133,11 +134,11 @@ class _Export:
                 out.write(line)
 
     def _taken(self, directory: Path) -> list[str]:
-        """The library's output file's name, when it is in ``directory``: no playlist's."""
+        """The names in ``directory`` no playlist's file may have: those through which the
+        library's output was written (its name, its target's, their ``.part``, a link to it)."""
         if self.output is None or self.output == "-":
             return []
-        output = Path(self.output)
-        return [output.name] if _same_file(output.parent, directory) else []
+        return _names_reaching(self.output, directory)
 
     def summary(self, elapsed: float) -> str:
         parts = []
@@ -202,15 +203,15 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _check_paths(output: str | None, playlists: str | None) -> None:
-    """Refuse an ``--output`` that is a directory, a ``--playlists`` that is not one (exit 2);
-    make the directory."""
+    """Refuse an ``--output`` that is a directory, a ``--playlists`` that is not one, and two
+    outputs that collide (exit 2), before anything is written; make the directory."""
     if output is not None:
         _replaced_output(output)  # raises for a directory
     if playlists is None:
         return
     directory = Path(playlists)
-    if output is not None and output != "-" and _same_file(Path(output), directory):
-        raise _UsageError(f"--output and --playlists are the same path: {playlists}")
+    if output is not None and output != "-":
+        _check_apart(output, directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
@@ -219,6 +220,41 @@ def _check_paths(output: str | None, playlists: str | None) -> None:
         raise _UsageError(f"cannot make the directory {playlists}: {exc.strerror or exc}") from None
     if not os.access(directory, os.W_OK | os.X_OK):
         raise _UsageError(f"cannot write in the directory {playlists}")
+
+
+def _check_apart(output: str, directory: Path) -> None:
+    """Refuse an ``--output`` that is the ``--playlists`` directory, or that the index would
+    overwrite (``DIR/index.jsonl`` or its ``.part``, however spelled: relative, through a
+    symlink, in another case) or the other way round.
+
+    The playlists' own files cannot collide: their names avoid the output's (:meth:`_taken`).
+    """
+    if _same_file(Path(output), directory):
+        raise _UsageError(f"--output and --playlists are the same path: {directory}")
+    index = directory / INDEX
+    # One file where case does not count, as the playlists' file names are (export_files).
+    ours = {(path.parent, _key(path.name)) for path in _written_paths(output)}
+    if any((path.parent, _key(path.name)) in ours for path in _written_paths(str(index))):
+        raise _UsageError(
+            f"--output {output} and the index of --playlists ({index}) are the same file: "
+            "give --output another name"
+        )
+
+
+def _names_reaching(output: str, directory: Path) -> list[str]:
+    """The names of ``directory`` through which ``output`` is written: the output's own name
+    and its target's (when in ``directory``), their ``.part``, and any symlink to them."""
+    written = _written_paths(output)
+    real = os.path.realpath(directory)
+    names = [p.name for p in written if os.path.realpath(p.parent) == real]
+    link = Path(output)
+    if os.path.realpath(link.parent) == real:
+        names.append(link.name)
+    targets = {str(p) for p in written}
+    # A new directory has nothing in it yet.
+    with contextlib.suppress(OSError), os.scandir(directory) as entries:
+        names += [e.name for e in entries if os.path.realpath(e.path) in targets]
+    return names
 
 
 async def _export_main(args: argparse.Namespace, token: str) -> int:

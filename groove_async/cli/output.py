@@ -14,9 +14,12 @@ import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Final
 
 from .parser import _UsageError
+
+PART: Final = ".part"
+"""The suffix of the file an output is written to before it is renamed into place."""
 
 
 def _replaced_output(path: str) -> tuple[Path, Path] | None:
@@ -37,7 +40,18 @@ def _replaced_output(path: str) -> tuple[Path, Path] | None:
         if not stat.S_ISREG(mode):
             return None
     final = Path(os.path.realpath(path))
-    return final, final.with_name(final.name + ".part")
+    return final, final.with_name(final.name + PART)
+
+
+def _written_paths(path: str) -> list[Path]:
+    """Every path an ``--output`` of ``path`` writes, resolved: the file it replaces and the
+    ``.part`` beside it, or the file itself when it is written directly (a pipe, a device).
+
+    Raises:
+        _UsageError: ``path`` is a directory.
+    """
+    replaced = _replaced_output(path)
+    return list(replaced) if replaced is not None else [Path(os.path.realpath(path))]
 
 
 class _Output:

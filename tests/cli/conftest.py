@@ -153,8 +153,9 @@ def run_cli(
     token: str | None = TOKEN,
     env: dict[str, str] | None = None,
     timeout: float = 60,
+    cwd: Path = ROOT,
 ) -> Done:
-    """Run ``python -m groove_async ARGS`` to the end."""
+    """Run ``python -m groove_async ARGS`` to the end (in ``cwd``)."""
     done = subprocess.run(  # noqa: S603 -- our own interpreter and package
         cli_command(*args),
         input=stdin,
@@ -163,7 +164,7 @@ def run_cli(
         env=env if env is not None else cli_env(token),
         timeout=timeout,
         check=False,
-        cwd=ROOT,
+        cwd=cwd,
     )
     return Done(done.returncode, done.stdout, done.stderr)
 
