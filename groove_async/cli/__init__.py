@@ -38,6 +38,7 @@ only those listed before it:
 * :mod:`~groove_async.cli.journal_header`, :mod:`~groove_async.cli.journal` and
   :mod:`~groove_async.cli.journal_writer`: the ``--journal`` file format, and its writer.
 * :mod:`~groove_async.cli.signals`: SIGINT/SIGTERM while a command runs.
+* :mod:`~groove_async.cli.reachability`: a server that never answers stops the import early.
 * :mod:`~groove_async.cli.importer`: the import run (results in input order, admission of
   finished and invalid inputs, a sender: the client's bulk stream or a job's own).
 * :mod:`~groove_async.cli.add_delete`: the handler of ``add`` and ``delete``, and the run of

@@ -163,6 +163,10 @@ def _run(job: _Job, token: str, prog: str) -> int:
     return _report_end(ended, prog, quiet=job.progress == "off")
 
 
+def _journal_name(ended: _Outcome) -> str | None:
+    return str(ended.journal.path) if ended.journal is not None else None
+
+
 def _report_end(ended: _Outcome, prog: str, *, quiet: bool) -> int:
     """Print what went wrong, if anything, and return the exit status."""
     importer = ended.importer
@@ -187,6 +191,10 @@ def _report_end(ended: _Outcome, prog: str, *, quiet: bool) -> int:
         )
     if ended.halted is not None:
         print(f"{prog}: error: {ended.halted}", file=sys.stderr)
+    reachability = importer.reachability
+    unreachable = reachability is not None and reachability.unreachable
+    if reachability is not None and unreachable:
+        print(f"{prog}: error: {reachability.line(_journal_name(ended))}", file=sys.stderr)
     if ended.signal is not None:
         if not quiet:
             unfinished = importer.total - importer.counts["SUCCEEDED"] - importer.counts["REJECTED"]
@@ -201,7 +209,12 @@ def _report_end(ended: _Outcome, prog: str, *, quiet: bool) -> int:
                 file=sys.stderr,
             )
         return 128 + ended.signal
-    failed = ended.journal_error is not None or output_error is not None or ended.halted is not None
+    failed = (
+        ended.journal_error is not None
+        or output_error is not None
+        or ended.halted is not None
+        or unreachable
+    )
     if importer.total == importer.counts["SUCCEEDED"] and not failed:
         return EXIT_OK
     return EXIT_NOT_ALL_SUCCEEDED

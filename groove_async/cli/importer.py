@@ -31,6 +31,7 @@ from .journal_writer import _JournalWriter
 from .output import _Output
 from .parser import _in_cli_terms, _UsageError
 from .progress import _count_cause, _Progress, _reason
+from .reachability import _Reachability
 from .signals import _Signals
 
 _encode: Final = json.JSONEncoder(ensure_ascii=False).encode  # built once, not per call
@@ -112,8 +113,10 @@ class _Importer:
         rerunnable: bool,
         on_result: Callable[[_Input, dict[str, Any]], None] | None = None,
         sender: _Sender | None = None,
+        reachability: _Reachability | None = None,
     ) -> None:
         self.action = action
+        self.reachability = reachability
         self.sender = sender
         self.inputs = inputs
         self.source_name = source_name
@@ -202,6 +205,8 @@ class _Importer:
             return "Not sent: the import stopped after the output could not be written"
         if self.sender is not None and self.sender.halted is not None:
             return "Not sent: the import stopped after an error"
+        if self.reachability is not None and self.reachability.unreachable:
+            return "Not sent: the import stopped: the server is unreachable"
         return "Not sent: the import was stopped"
 
     async def _feed(self) -> AsyncIterator[str]:
@@ -241,6 +246,9 @@ class _Importer:
                 f"result for {result.input_id!r} arrived in the place of {slot.input.track_id!r}"
             )
         record = _record(result)
+        if self.reachability is not None:
+            error = record["error"]
+            self.reachability.see(record["outcome"], error["code"] if error else None)
         if self.closing is not None and record["outcome"] in ("FAILED", "NOT_SENT"):
             record = self._abandoned(slot.input, record)
         self._settle(slot, record, final=record["outcome"] in FINISHED)
@@ -368,6 +376,14 @@ async def _import(
             rerunnable=job.rerunnable,
             on_result=on_result,
             sender=sender,
+            # The bulk stream sends batches concurrently; a job's own sender stops by itself.
+            reachability=None
+            if sender is not None
+            else _Reachability(
+                stop,
+                batch_size=job.client_options.get("batch_size", 100),
+                base_url=client.base_url,
+            ),
         )
         progress.start()
         started = time.monotonic()
