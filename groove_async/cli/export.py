@@ -38,6 +38,7 @@ from .parser import (
     EXIT_NOT_ALL_SUCCEEDED,
     EXIT_OK,
     EXIT_USAGE,
+    _FileError,
     _in_cli_terms,
     _report_usage_error,
     _UsageError,
@@ -217,9 +218,9 @@ def _check_paths(output: str | None, playlists: str | None) -> None:
     except FileExistsError:
         raise _UsageError(f"--playlists {playlists} is not a directory") from None
     except OSError as exc:
-        raise _UsageError(f"cannot make the directory {playlists}: {exc.strerror or exc}") from None
+        raise _FileError(f"cannot make the directory {playlists}: {exc.strerror or exc}") from None
     if not os.access(directory, os.W_OK | os.X_OK):
-        raise _UsageError(f"cannot write in the directory {playlists}")
+        raise _FileError(f"cannot write in the directory {playlists}")
 
 
 def _check_apart(output: str, directory: Path) -> None:

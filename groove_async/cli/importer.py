@@ -29,7 +29,7 @@ from .inputs import _Input, _Inputs, _Source
 from .journal import FINISHED, Journal, JournalError, JournalHeader, JournalRecord
 from .journal_writer import _JournalWriter
 from .output import _Output
-from .parser import _in_cli_terms, _UsageError
+from .parser import _FileError, _in_cli_terms, _UsageError
 from .progress import _count_cause, _Progress, _reason
 from .reachability import _Reachability
 from .signals import _Signals
@@ -432,7 +432,7 @@ def _open_journal(job: _Job, base_url: str, token: str) -> Journal | None:
     except JournalError as exc:
         raise _UsageError(str(exc)) from None
     except OSError as exc:
-        raise _UsageError(f"cannot use the journal {job.journal}: {exc}") from None
+        raise _FileError(f"cannot use the journal {job.journal}: {exc}") from None
 
 
 def _trusted(journal: Journal, job: _Job, progress: _Progress) -> dict[int, JournalRecord]:

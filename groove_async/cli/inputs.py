@@ -22,7 +22,7 @@ from typing import IO, Final, NamedTuple, Protocol
 
 from groove_async import MAX_ID_LENGTH, IdValidator
 
-from .parser import _UsageError
+from .parser import _FileError, _UsageError
 
 _CHUNK: Final = 1 << 16
 _STDIN_CHUNKS_AHEAD: Final = 16
@@ -349,7 +349,7 @@ def _open_input(
             raise _UsageError(f"--journal needs a regular input file; {path} is a pipe or device")
         file = open(path, "rb")  # noqa: SIM115 -- closed by the source
     except OSError as exc:
-        raise _UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise _FileError(f"cannot read {path}: {exc.strerror or exc}") from None
     return _StreamSource(file.fileno(), file), None
 
 
@@ -366,7 +366,7 @@ def _scan(path: str) -> tuple[int, str]:
                     if parser.feed(line, check=False) is not None:
                         count += 1
     except OSError as exc:
-        raise _UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise _FileError(f"cannot read {path}: {exc.strerror or exc}") from None
     for line in splitter.feed(b""):
         if parser.feed(line, check=False) is not None:
             count += 1

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Final
 
-from .parser import _UsageError
+from .parser import _FileError, _UsageError
 
 PART: Final = ".part"
 """The suffix of the file an output is written to before it is renamed into place."""
@@ -76,7 +76,7 @@ class _Output:
         try:
             self._file = open(self._temp or path, "w", encoding="utf-8")  # noqa: SIM115
         except OSError as exc:
-            raise _UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+            raise _FileError(f"cannot write {path}: {exc.strerror or exc}") from None
 
     def write(self, line: str) -> None:
         if self.error is None:

@@ -239,14 +239,12 @@ def test_refused_token_exits_2_without_printing_it(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["add", "no-such-file.txt"], "cannot read no-such-file.txt"),
         (["add", "{tmp}"], "is a directory"),
         (["add", "-", "--journal", "{tmp}/j.jsonl"], "--journal needs an input FILE"),
         (["add", "{tmp}/ids.txt", "--output", "{tmp}/ids.txt"], "are the same file"),
         (["add", "{tmp}/ids.txt", "--journal", "{tmp}/out", "--output", "{tmp}/out"], "same file"),
         (["add", "{tmp}/ids.txt", "--base-url", "http://example.com"], "refusing plain http"),
         (["add", "{tmp}/ids.txt", "--token", "two words"], "holds spaces"),
-        (["add", "{tmp}/ids.txt", "--output", "{tmp}/no/such/dir/out"], "cannot write"),
     ],
 )
 def test_usage_errors_exit_2(
@@ -264,6 +262,39 @@ def test_usage_errors_exit_2(
     assert status == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "j.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["add", "{tmp}/no-such-file.txt"], "cannot read {tmp}/no-such-file.txt: No such file"),
+        (["add", "{tmp}/ids.txt", "--output", "{tmp}/no/such/dir/out"], "cannot write {tmp}/no"),
+        (["add", "{tmp}/ids.txt", "--journal", "{tmp}/no/such/dir/j"], "cannot use the journal"),
+        (["export", "--output", "{tmp}/no/such/dir/out"], "cannot write {tmp}/no/such/dir/out"),
+        (["export", "--playlists", "{tmp}/ids.txt/lists"], "cannot make the directory"),
+    ],
+)
+def test_a_file_that_cannot_be_read_or_written_exits_1_before_any_request(
+    emulator: ThreadedEmulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    message: str,
+) -> None:
+    # The README's exit-status table: 1 when "the input, journal or output could not be read
+    # or written"; 2 is for usage errors.
+    monkeypatch.setenv("GROOVE_TOKEN", TOKEN)
+    write_ids(tmp_path / "ids.txt", catalog_ids(1))
+
+    status = main([*(a.replace("{tmp}", str(tmp_path)) for a in args), "--base-url", emulator.url])
+
+    assert status == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    (line,) = errors
+    assert line.startswith(f"groove-async {args[0]}: error: ")
+    assert message.replace("{tmp}", str(tmp_path)) in line
+    assert emulator.requests == []
 
 
 @pytest.mark.parametrize(
