@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 from pathlib import Path
 
@@ -340,5 +341,20 @@ def test_xml_format(emulator: ThreadedEmulator, tmp_path: Path) -> None:
     )
 
     assert done.returncode == 0, done.stderr
+    assert [r["input_id"] for r in read_jsonl(output)] == ids
+    assert set(emulator.collection()) == set(ids)
+
+
+def test_a_utf_16_file_as_powershell_writes_it_is_read(
+    emulator: ThreadedEmulator, tmp_path: Path
+) -> None:
+    ids = catalog_ids(250)
+    source = tmp_path / "ids.txt"  # what `Get-Content ids | Out-File ids.txt` writes
+    source.write_bytes(codecs.BOM_UTF16_LE + "".join(f"{i}\r\n" for i in ids).encode("utf-16-le"))
+    output = tmp_path / "out.jsonl"
+
+    done = run_cli("add", str(source), "--base-url", emulator.url, "--output", str(output))
+
+    assert done.returncode == 0, done.stdout + done.stderr
     assert [r["input_id"] for r in read_jsonl(output)] == ids
     assert set(emulator.collection()) == set(ids)
