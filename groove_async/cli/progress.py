@@ -189,8 +189,10 @@ MAX_REASONS: Final = 4
 """Reasons shown on an outcome's row of the summary."""
 MAX_CAUSES: Final = 3
 """Causes of failure shown under the summary, one line each."""
-MAX_CAUSE_LENGTH: Final = 160
-"""Characters of a cause kept and shown: a line, not a paragraph."""
+MAX_CAUSE_LENGTH: Final = 400
+"""Characters of a cause kept and shown: the whole of any the client words (the longest, an
+unresolvable host's whose retry budget ran out, is about 190 characters: what comes last, why
+retrying stopped, matters most), yet bounded for a server's own long text."""
 MAX_DISTINCT_CAUSES: Final = 1_000
 """Causes of failure told apart (code and message); the rest are counted together per code."""
 

@@ -498,3 +498,19 @@ def test_dropped_connections_from_the_start_are_unreachable_too(
     assert f"the server at {emulator.url} is unreachable" in done.stderr.splitlines()[-1]
     assert "run the same command again" in done.stderr.splitlines()[-1]
     assert len(emulator.requests) < 200
+
+
+def test_the_cause_of_a_failure_is_shown_whole() -> None:
+    # Issue 19: the summary cut "...; gave up after 2 attempts: the client's retry b...".
+    from groove_async.cli.progress import _causes, _count_cause
+
+    cause = (
+        "ClientConnectorDNSError: Cannot connect to host music.xboxlive.com:443 ssl:default "
+        "[Name or service not known]; gave up after 2 attempts: the client's retry budget is "
+        "exhausted"
+    )
+    causes: Counter[tuple[str, str]] = Counter()
+    _count_cause(causes, "CONNECTION_ERROR", cause)
+
+    (line,) = _causes(causes)[1:]
+    assert line.endswith(f"CONNECTION_ERROR: {cause}")
