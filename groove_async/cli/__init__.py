@@ -59,13 +59,14 @@ accepts exactly what the client does.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
 from .add_delete import _import_command
 from .demo import _demo
 from .export import _export
-from .parser import _parse
+from .parser import EXIT_NOT_ALL_SUCCEEDED, _parse, _stdout_gone
 from .playlist import _playlist_command
 from .serve import _serve
 
@@ -96,4 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = _parse(argv)
     handler = _HANDLERS[args.command]
-    return handler(args)
+    try:
+        status = handler(args)
+        sys.stdout.flush()
+    except BrokenPipeError:  # what the handlers did not catch: `| head` closed stdout
+        _stdout_gone()
+        return EXIT_NOT_ALL_SUCCEEDED
+    return status

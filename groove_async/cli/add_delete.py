@@ -149,6 +149,8 @@ def _run(job: _Job, token: str, prog: str) -> int:
         return EXIT_INTERRUPTED
     except _UsageError as exc:
         return _report_usage_error(prog, exc)
+    if ended.output is not None and ended.output.reader_gone:
+        return EXIT_NOT_ALL_SUCCEEDED  # `--output - | head`: quietly, as a closed pipe ends cat
     summary = sys.stderr if job.output == "-" else sys.stdout
     if ended.importer.total == 0 and ended.signal is None and ended.importer.input_error is None:
         # Not a table of zeros: a warning, even with --quiet (the status stays 0: nothing failed)

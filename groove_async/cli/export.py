@@ -50,7 +50,16 @@ _PROG: Final = "groove-async export"
 
 
 class _WriteFailed(Exception):
-    """A file could not be written: the export stops."""
+    """A file could not be written: the export stops.
+
+    Attributes:
+        reader_gone: the file was stdout, whose reader went away (``| head``): the export ends
+            quietly.
+    """
+
+    def __init__(self, message: str, *, reader_gone: bool = False) -> None:
+        super().__init__(message)
+        self.reader_gone = reader_gone
 
 
 class _ExportProgress(_Progress):
@@ -172,7 +181,7 @@ class _Writing:
     def write(self, line: str) -> None:
         self._output.write(line)
         if self._output.error is not None:
-            raise _WriteFailed(self._failure())
+            raise _WriteFailed(self._failure(), reader_gone=self._output.reader_gone)
 
     def _failure(self) -> str:
         error = self._output.error
@@ -184,7 +193,7 @@ class _Writing:
     def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
         self._output.close(complete=kind is None)
         if kind is None and self._output.error is not None:
-            raise _WriteFailed(self._failure())
+            raise _WriteFailed(self._failure(), reader_gone=self._output.reader_gone)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -288,14 +297,15 @@ async def _run(export: _Export, client: GrooveClient) -> tuple[int, str] | None:
     except BatchError as exc:
         return EXIT_NOT_ALL_SUCCEEDED, f"cannot read the library: {exc}"
     except _WriteFailed as exc:
-        return EXIT_NOT_ALL_SUCCEEDED, str(exc)
+        return EXIT_NOT_ALL_SUCCEEDED, "" if exc.reader_gone else str(exc)
     return None
 
 
 def _report(export: _Export, error: tuple[int, str] | None, elapsed: float, *, quiet: bool) -> int:
     """Print the summary (or the error) and the warning; the exit status."""
     if error is not None:
-        print(f"{_PROG}: error: {error[1]}", file=sys.stderr)
+        if error[1]:  # nothing to say when the reader of stdout went away
+            print(f"{_PROG}: error: {error[1]}", file=sys.stderr)
         return error[0]
     if not quiet:
         out = sys.stderr if export.output == "-" else sys.stdout

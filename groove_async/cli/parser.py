@@ -12,6 +12,7 @@ a :class:`_FileError`, reported the same way with exit status 1, as the README's
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import Final
@@ -82,6 +83,22 @@ class _FileError(_UsageError):
     journal), found before anything is sent: one line too, but exit status 1."""
 
     status = EXIT_NOT_ALL_SUCCEEDED
+
+
+def _stdout_gone() -> None:
+    """The reader of stdout went away (``groove-async ... | head``): point stdout at the null
+    device, as Python's documentation on SIGPIPE does, so that nothing more is printed there and
+    no flush at exit reports a broken pipe. The command then ends quietly, exit status 1."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout has no file descriptor
+        pass
+    finally:
+        os.close(devnull)
 
 
 def _report_usage_error(prog: str, exc: _UsageError) -> int:
