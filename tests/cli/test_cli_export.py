@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import random
 import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -18,14 +16,13 @@ from groove_async.cli.export_files import _file_names, _safe_stem
 from groove_async.testing import FaultPlan
 
 from .conftest import (
-    ROOT,
     TOKEN,
     ThreadedEmulator,
     catalog_ids,
-    cli_command,
-    cli_env,
     read_jsonl,
     run_cli,
+    start_cli,
+    wait_for,
     write_ids,
 )
 
@@ -254,18 +251,9 @@ def test_sigterm_stops_the_export_and_leaves_no_partial_file(
     fill(emulator, tmp_path, catalog_ids(300))
     emulator.set_faults(FaultPlan(latency=0.2))
     library = tmp_path / "lib.txt"
-    process = subprocess.Popen(  # noqa: S603 -- our own interpreter and package
-        cli_command("export", "--base-url", emulator.url, "--output", str(library)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cli_env(TOKEN),
-        cwd=ROOT,
-    )
-    deadline = time.monotonic() + 30
-    while sum(r.method == "GET" for r in emulator.requests) < 3:  # reading the pages
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.01)
+    process = start_cli(["export", "--base-url", emulator.url, "--output", str(library)])
+    reading = lambda: sum(r.method == "GET" for r in emulator.requests) >= 3  # noqa: E731
+    wait_for(reading, process, "the export did not start reading the pages")
 
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=20)

@@ -10,9 +10,7 @@ import pytest
 
 from groove_async.cli import main
 
-from .conftest import TOKEN, ThreadedEmulator, catalog_ids, read_jsonl, run_cli, write_ids
-
-UNKNOWN = "music.0f8fad5b-d9cb-469f-a165-70867728950e"  # a random v4 GUID: not in the catalog
+from .conftest import TOKEN, UNKNOWN, ThreadedEmulator, catalog_ids, read_jsonl, run_cli, write_ids
 
 
 def test_file_import_writes_one_line_per_input_in_order(

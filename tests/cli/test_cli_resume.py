@@ -20,21 +20,21 @@ from groove_async.cli import main
 from groove_async.testing import FaultPlan
 
 from .conftest import (
-    ROOT,
+    INVALID,
     TOKEN,
     ThreadedEmulator,
     catalog_ids,
-    cli_command,
-    cli_env,
+    journal_lines,
     read_jsonl,
     run_cli,
+    start_cli,
+    wait_for,
     write_ids,
 )
 
 SIZE = 1_200
 BATCH = 20
 CONCURRENCY = 2
-INVALID = "not-an-id"
 
 
 def journal_records(path: Path) -> list[dict[str, object]]:
@@ -58,19 +58,8 @@ def start_slow_import(
     args = ["add", str(source), "--base-url", emulator.url, "--journal", str(journal)]
     args += ["--output", str(output), "--batch-size", str(BATCH)]
     args += ["--concurrency", str(CONCURRENCY)]
-    process = subprocess.Popen(  # noqa: S603 -- our own interpreter and package
-        cli_command(*args),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cli_env(token),
-        cwd=ROOT,
-    )
-    deadline = time.monotonic() + 30
-    while not journal.exists() or journal.read_bytes().count(b"\n") < 300:
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "the import did not get going"
-        time.sleep(0.01)
+    process = start_cli(args, token)
+    wait_for(lambda: len(journal_lines(journal)) > 300, process, "the import did not get going")
     return process, ids, inputs, journal, output
 
 
@@ -262,19 +251,8 @@ def test_a_second_ctrl_c_fails_only_what_was_sent(
     emulator.set_faults(FaultPlan(latency=0.1))
     args = ["add", str(source), "--base-url", emulator.url, "--journal", str(journal)]
     args += ["--output", str(output), "--concurrency", "8", "--batch-size", "100"]
-    process = subprocess.Popen(  # noqa: S603 -- our own interpreter and package
-        cli_command(*args),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cli_env(TOKEN),
-        cwd=ROOT,
-    )
-    deadline = time.monotonic() + 30
-    while not journal.exists() or journal.read_bytes().count(b"\n") < 1_000:
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "the import did not get going"
-        time.sleep(0.01)
+    process = start_cli(args)
+    wait_for(lambda: len(journal_lines(journal)) > 1_000, process, "the import did not get going")
     emulator.set_faults(FaultPlan(latency=1.5))  # the next POSTs are held, then applied
     hung = time.monotonic()
     time.sleep(0.4)  # every slot now holds a POST the emulator has received
