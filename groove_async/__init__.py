@@ -6,7 +6,15 @@ result per input, in input order.
 
 The public names are imported on first use (PEP 562), so that importing a submodule (the pytest
 plugin that pytest loads in every run of every project that installs the package) does not pull
-in the client with aiohttp, tenacity, cattrs and orjson.
+in the client with aiohttp, tenacity, cattrs and orjson. They are listed three times below, as
+static tools need them (the imports under ``TYPE_CHECKING``, ``__all__``) and as the lazy
+loading does (``_HOMES``); ``tests/test_public_surface.py`` fails when the three disagree.
+
+Besides the client and its values, a few of the client's own rules are public, so that a tool
+built on it (the command line is one) accepts exactly what the client does: ``IdValidator``,
+``normalise_id`` and ``MAX_ID_LENGTH`` (what a track ID is), ``check_token`` (what a token may
+hold), and ``PLAYLIST_CHUNK`` and ``MAX_PLAYLIST_NAME_LENGTH`` (the playlist limits of spec
+section 9.1).
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._auth import TokenProvider
+    from ._auth import TokenProvider, check_token
     from ._client import DEFAULT_BASE_URL, GrooveClient
     from ._errors import (
         AuthenticationError,
@@ -36,6 +44,7 @@ if TYPE_CHECKING:
         Throttled,
     )
     from ._flow import Gate, ThrottleGate
+    from ._ids import MAX_ID_LENGTH, IdValidator, normalise_id
     from ._models import (
         BulkResult,
         ErrorInfo,
@@ -45,6 +54,7 @@ if TYPE_CHECKING:
         PlaylistResult,
         TrackResult,
     )
+    from ._playlists import MAX_PLAYLIST_NAME_LENGTH, PLAYLIST_CHUNK
     from ._retry import RetryPolicy
     from ._transport import Request, Response, Transport, TransportError
 
@@ -58,6 +68,7 @@ _HOMES: dict[str, str] = {
     "DEFAULT_BASE_URL": "._client",
     "GrooveClient": "._client",
     "TokenProvider": "._auth",
+    "check_token": "._auth",
     "AuthenticationError": "._errors",
     "BatchError": "._errors",
     "DecodeError": "._errors",
@@ -73,6 +84,9 @@ _HOMES: dict[str, str] = {
     "Throttled": "._events",
     "Gate": "._flow",
     "ThrottleGate": "._flow",
+    "MAX_ID_LENGTH": "._ids",
+    "IdValidator": "._ids",
+    "normalise_id": "._ids",
     "BulkResult": "._models",
     "ErrorInfo": "._models",
     "LibraryTrack": "._models",
@@ -80,6 +94,8 @@ _HOMES: dict[str, str] = {
     "Playlist": "._models",
     "PlaylistResult": "._models",
     "TrackResult": "._models",
+    "MAX_PLAYLIST_NAME_LENGTH": "._playlists",
+    "PLAYLIST_CHUNK": "._playlists",
     "Request": "._transport",
     "Response": "._transport",
     "RetryPolicy": "._retry",
@@ -89,6 +105,9 @@ _HOMES: dict[str, str] = {
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "MAX_ID_LENGTH",
+    "MAX_PLAYLIST_NAME_LENGTH",
+    "PLAYLIST_CHUNK",
     "AuthenticationError",
     "BatchError",
     "BatchFinished",
@@ -101,6 +120,7 @@ __all__ = [
     "GrooveClient",
     "GrooveError",
     "HTTPStatusError",
+    "IdValidator",
     "LibraryTrack",
     "Outcome",
     "Playlist",
@@ -119,6 +139,8 @@ __all__ = [
     "Transport",
     "TransportError",
     "__version__",
+    "check_token",
+    "normalise_id",
 ]
 
 

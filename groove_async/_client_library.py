@@ -11,7 +11,7 @@ from ._checks import check_iterable
 from ._ids import IdValidator
 from ._library import LibraryReader
 from ._models import BulkResult, LibraryTrack, Playlist, PlaylistResult
-from ._playlists import MAX_NAME_LENGTH, PlaylistEditor
+from ._playlists import MAX_PLAYLIST_NAME_LENGTH, PlaylistEditor
 
 __all__ = ["LibraryMethods"]
 
@@ -156,5 +156,7 @@ class LibraryMethods:
 def _check_name(name: object) -> None:
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, not {type(name).__name__}")
-    if not 1 <= len(name) <= MAX_NAME_LENGTH:
-        raise ValueError(f"name must be 1 to {MAX_NAME_LENGTH} characters, got {len(name)}")
+    if not 1 <= len(name) <= MAX_PLAYLIST_NAME_LENGTH:
+        raise ValueError(
+            f"name must be 1 to {MAX_PLAYLIST_NAME_LENGTH} characters, got {len(name)}"
+        )

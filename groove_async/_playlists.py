@@ -34,12 +34,12 @@ from ._library_wire import EditResult, edit_playlist_id, playlist_action, read_e
 from ._models import BulkResult, Columns, ErrorInfo, LibraryTrack, Outcome, PlaylistResult
 from ._retry import RetryPolicy
 
-__all__ = ["CHUNK", "MAX_NAME_LENGTH", "PlaylistEditor"]
+__all__ = ["MAX_PLAYLIST_NAME_LENGTH", "PLAYLIST_CHUNK", "PlaylistEditor"]
 
 #: The most track actions per edit (spec 9.1).
-CHUNK: Final = 100
+PLAYLIST_CHUNK: Final = 100
 #: A playlist name's length limit (spec 9.1).
-MAX_NAME_LENGTH: Final = 256
+MAX_PLAYLIST_NAME_LENGTH: Final = 256
 
 _CONCURRENT_UPDATE: Final = 409
 #: What :meth:`PlaylistEditor._guarded` says of an edit whose outcome is unknown.
@@ -72,7 +72,7 @@ class PlaylistEditor:
     async def create(self, name: str, track_ids: list[str], *, published: bool) -> PlaylistResult:
         """A new playlist named ``name`` holding ``track_ids`` in order, each once."""
         marker = f" [groove-async {secrets.token_hex(4)}]"
-        provisional = name[: MAX_NAME_LENGTH - len(marker)] + marker
+        provisional = name[: MAX_PLAYLIST_NAME_LENGTH - len(marker)] + marker
         playlist_id = await self._create_once(provisional, published)
         await self._rename(playlist_id, name)
         tracks = await self.append(playlist_id, track_ids, expected=0)
@@ -144,8 +144,8 @@ class PlaylistEditor:
             count = expected
             if count is None:
                 count = (await self._reader.lookup(playlist_id))[0].track_count
-            for start in range(0, len(track_ids), CHUNK):
-                chunk = track_ids[start : start + CHUNK]
+            for start in range(0, len(track_ids), PLAYLIST_CHUNK):
+                chunk = track_ids[start : start + PLAYLIST_CHUNK]
                 try:
                     columns, count = await self._append_chunk(playlist_id, chunk, count)
                 except PlaylistConflictError as exc:
@@ -289,10 +289,10 @@ def _with_rest(
     done: Columns, track_ids: list[str], start: int, exc: PlaylistConflictError
 ) -> BulkResult:
     rest = track_ids[start:]
-    chunk = rest[:CHUNK]
+    chunk = rest[:PLAYLIST_CHUNK]
     if exc.chunk_sent:  # the chunk went out and what became of it is unknown
         done.extend(Columns.uniform(chunk, Outcome.FAILED, _UNKNOWN))
-        rest = rest[CHUNK:]
+        rest = rest[PLAYLIST_CHUNK:]
     done.extend(Columns.uniform(rest, Outcome.NOT_SENT, _NOT_SENT))
     return done.build()
 

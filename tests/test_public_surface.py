@@ -35,3 +35,55 @@ async def test_a_stream_closed_early_with_aclosing() -> None:
         assert [r.input_id for r in taken] == ids[:3]
         async with aclosing(groove.stream_add_tracks(ids[:5])) as rest:
             assert [r.ok async for r in rest] == [True] * 5
+
+
+def _public_lists() -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """``groove_async/__init__.py``'s three lists of the public names, read from its source:
+    the ``TYPE_CHECKING`` imports and ``_HOMES`` (name -> module), and ``__all__``."""
+    import ast
+    from pathlib import Path
+
+    import groove_async
+
+    tree = ast.parse(Path(groove_async.__file__).read_text(encoding="utf-8"))
+    imported: dict[str, str] = {}
+    homes: dict[str, str] = {}
+    exported: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            for statement in node.body:
+                assert isinstance(statement, ast.ImportFrom) and statement.level == 1
+                for alias in statement.names:
+                    assert alias.asname is None, "a public name is its home's own name"
+                    imported[alias.name] = f".{statement.module}"
+        target = node.target if isinstance(node, ast.AnnAssign) else None
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+        if isinstance(target, ast.Name) and target.id == "_HOMES":
+            assert node.value is not None
+            homes = ast.literal_eval(node.value)
+        elif isinstance(target, ast.Name) and target.id == "__all__":
+            assert node.value is not None
+            exported = ast.literal_eval(node.value)
+    return imported, homes, exported
+
+
+def test_the_three_lists_of_public_names_agree() -> None:
+    imported, homes, exported = _public_lists()
+
+    assert imported, "no TYPE_CHECKING imports found"
+    assert homes == imported  # the same names, each from the same module
+    assert sorted(exported) == sorted([*homes, "__version__"])
+    assert len(set(exported)) == len(exported)
+
+
+def test_every_public_name_is_loaded_from_its_home() -> None:
+    import importlib
+
+    import groove_async
+
+    _, homes, _ = _public_lists()
+    for name, home in homes.items():
+        assert getattr(groove_async, name) is getattr(
+            importlib.import_module(home, "groove_async"), name
+        ), name

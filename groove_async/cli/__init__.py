@@ -38,6 +38,7 @@ only those listed before it:
 * :mod:`~groove_async.cli.journal_header`, :mod:`~groove_async.cli.journal` and
   :mod:`~groove_async.cli.journal_writer`: the ``--journal`` file format, and its writer.
 * :mod:`~groove_async.cli.signals`: SIGINT/SIGTERM while a command runs.
+* :mod:`~groove_async.cli.reachability`: a server that never answers stops the import early.
 * :mod:`~groove_async.cli.importer`: the import run (results in input order, admission of
   finished and invalid inputs, a sender: the client's bulk stream or a job's own).
 * :mod:`~groove_async.cli.add_delete`: the handler of ``add`` and ``delete``, and the run of
@@ -48,23 +49,24 @@ only those listed before it:
   files of ``--playlists``.
 * :mod:`~groove_async.cli.demo`, :mod:`~groove_async.cli.serve`: the other subcommands' handlers.
 
-Only the public API of :mod:`groove_async` and :mod:`groove_async.testing` is used, plus the
-client's own checks of an ID (:mod:`groove_async._ids`) and of a token
-(:func:`groove_async._auth.check_token`), and its playlist limits
-(:mod:`groove_async._playlists`), so that the command line accepts exactly what the client
-does.
+Only the public API of :mod:`groove_async` and :mod:`groove_async.testing` is used (the
+import-linter contract "The command line uses the public API only" forbids every private
+module): the client's own ID check (:class:`~groove_async.IdValidator`), token check
+(:func:`~groove_async.check_token`) and playlist limits are public, so that the command line
+accepts exactly what the client does.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
 from .add_delete import _import_command
 from .demo import _demo
 from .export import _export
-from .parser import _parse
+from .parser import EXIT_NOT_ALL_SUCCEEDED, _parse, _stdout_gone
 from .playlist import _playlist_command
 from .serve import _serve
 
@@ -95,4 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = _parse(argv)
     handler = _HANDLERS[args.command]
-    return handler(args)
+    try:
+        status = handler(args)
+        sys.stdout.flush()
+    except BrokenPipeError:  # what the handlers did not catch: `| head` closed stdout
+        _stdout_gone()
+        return EXIT_NOT_ALL_SUCCEEDED
+    return status

@@ -1,6 +1,6 @@
 """The ``add`` and ``delete`` commands: from the parsed arguments to an exit status.
 
-The token is checked by the client's own rule (:func:`groove_async._auth.check_token`) and never
+The token is checked by the client's own rule (:func:`groove_async.check_token`) and never
 printed; the input, the output and the journal are opened and checked not to be one file; then
 :func:`~groove_async.cli.importer._import` runs, and what went wrong, if anything, is reported.
 ``playlist create`` (:mod:`~groove_async.cli.playlist`) runs through :func:`_run_command` too,
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from groove_async._auth import check_token
+from groove_async import check_token
 
 from .importer import _import, _Job, _Outcome
 from .inputs import _open_input
@@ -149,6 +149,8 @@ def _run(job: _Job, token: str, prog: str) -> int:
         return EXIT_INTERRUPTED
     except _UsageError as exc:
         return _report_usage_error(prog, exc)
+    if ended.output is not None and ended.output.reader_gone:
+        return EXIT_NOT_ALL_SUCCEEDED  # `--output - | head`: quietly, as a closed pipe ends cat
     summary = sys.stderr if job.output == "-" else sys.stdout
     if ended.importer.total == 0 and ended.signal is None and ended.importer.input_error is None:
         # Not a table of zeros: a warning, even with --quiet (the status stays 0: nothing failed)
@@ -161,6 +163,10 @@ def _run(job: _Job, token: str, prog: str) -> int:
         requests = ended.requests
         _print_summary(ended.importer, ended.progress, ended.elapsed, summary, requests=requests)
     return _report_end(ended, prog, quiet=job.progress == "off")
+
+
+def _journal_name(ended: _Outcome) -> str | None:
+    return str(ended.journal.path) if ended.journal is not None else None
 
 
 def _report_end(ended: _Outcome, prog: str, *, quiet: bool) -> int:
@@ -187,6 +193,10 @@ def _report_end(ended: _Outcome, prog: str, *, quiet: bool) -> int:
         )
     if ended.halted is not None:
         print(f"{prog}: error: {ended.halted}", file=sys.stderr)
+    reachability = importer.reachability
+    unreachable = reachability is not None and reachability.unreachable
+    if reachability is not None and unreachable:
+        print(f"{prog}: error: {reachability.line(_journal_name(ended))}", file=sys.stderr)
     if ended.signal is not None:
         if not quiet:
             unfinished = importer.total - importer.counts["SUCCEEDED"] - importer.counts["REJECTED"]
@@ -201,7 +211,12 @@ def _report_end(ended: _Outcome, prog: str, *, quiet: bool) -> int:
                 file=sys.stderr,
             )
         return 128 + ended.signal
-    failed = ended.journal_error is not None or output_error is not None or ended.halted is not None
+    failed = (
+        ended.journal_error is not None
+        or output_error is not None
+        or ended.halted is not None
+        or unreachable
+    )
     if importer.total == importer.counts["SUCCEEDED"] and not failed:
         return EXIT_OK
     return EXIT_NOT_ALL_SUCCEEDED

@@ -16,16 +16,12 @@ from collections.abc import Callable, Mapping
 from typing import Final
 from urllib.parse import urlsplit
 
-from groove_async import DEFAULT_BASE_URL
-from groove_async._playlists import MAX_NAME_LENGTH
+from groove_async import DEFAULT_BASE_URL, MAX_PLAYLIST_NAME_LENGTH
 
 DEFAULT_TOKEN_ENV: Final = "GROOVE_TOKEN"  # noqa: S105 -- the name of a variable, not a token
 
 MAX_LATENCY: Final = 3600.0
 """The longest ``--latency`` of ``demo`` and ``serve``, in seconds: an hour is already never."""
-
-MAX_PLAYLIST_NAME: Final = MAX_NAME_LENGTH
-"""The longest playlist name, in characters (spec section 9.1): the client's own limit."""
 
 FAULT_KINDS: Final[Mapping[str, str]] = {
     "drop": "p_drop",
@@ -95,10 +91,11 @@ def _path(text: str) -> str:
 
 
 def _playlist_name(text: str) -> str:
-    """A playlist's NAME: 1 to :data:`MAX_PLAYLIST_NAME` characters, as the service allows."""
-    if not 1 <= len(text) <= MAX_PLAYLIST_NAME:
+    """A playlist's NAME: 1 to :data:`~groove_async.MAX_PLAYLIST_NAME_LENGTH` characters, as the
+    service allows."""
+    if not 1 <= len(text) <= MAX_PLAYLIST_NAME_LENGTH:
         raise argparse.ArgumentTypeError(
-            f"a playlist name is 1 to {MAX_PLAYLIST_NAME} characters, this one {len(text)}"
+            f"a playlist name is 1 to {MAX_PLAYLIST_NAME_LENGTH} characters, this one {len(text)}"
         )
     return text
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -30,13 +31,14 @@ from typing import Final
 from groove_async import AuthenticationError, BatchError, GrooveClient, LibraryTrack
 
 from .add_delete import _client_options, _resolve_token, _same_file
-from .export_files import INDEX, _file_names, _index_line, _track_line
-from .output import _Output, _replaced_output
+from .export_files import INDEX, _file_names, _index_line, _key, _track_line
+from .output import _Output, _replaced_output, _written_paths
 from .parser import (
     EXIT_INTERRUPTED,
     EXIT_NOT_ALL_SUCCEEDED,
     EXIT_OK,
     EXIT_USAGE,
+    _FileError,
     _in_cli_terms,
     _report_usage_error,
     _UsageError,
@@ -48,7 +50,16 @@ _PROG: Final = "groove-async export"
 
 
 class _WriteFailed(Exception):
-    """A file could not be written: the export stops."""
+    """A file could not be written: the export stops.
+
+    Attributes:
+        reader_gone: the file was stdout, whose reader went away (``| head``): the export ends
+            quietly.
+    """
+
+    def __init__(self, message: str, *, reader_gone: bool = False) -> None:
+        super().__init__(message)
+        self.reader_gone = reader_gone
 
 
 class _ExportProgress(_Progress):
@@ -133,11 +144,11 @@ class _Export:
                 out.write(line)
 
     def _taken(self, directory: Path) -> list[str]:
-        """The library's output file's name, when it is in ``directory``: no playlist's."""
+        """The names in ``directory`` no playlist's file may have: those through which the
+        library's output was written (its name, its target's, their ``.part``, a link to it)."""
         if self.output is None or self.output == "-":
             return []
-        output = Path(self.output)
-        return [output.name] if _same_file(output.parent, directory) else []
+        return _names_reaching(self.output, directory)
 
     def summary(self, elapsed: float) -> str:
         parts = []
@@ -170,7 +181,7 @@ class _Writing:
     def write(self, line: str) -> None:
         self._output.write(line)
         if self._output.error is not None:
-            raise _WriteFailed(self._failure())
+            raise _WriteFailed(self._failure(), reader_gone=self._output.reader_gone)
 
     def _failure(self) -> str:
         error = self._output.error
@@ -182,7 +193,7 @@ class _Writing:
     def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
         self._output.close(complete=kind is None)
         if kind is None and self._output.error is not None:
-            raise _WriteFailed(self._failure())
+            raise _WriteFailed(self._failure(), reader_gone=self._output.reader_gone)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -202,23 +213,58 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _check_paths(output: str | None, playlists: str | None) -> None:
-    """Refuse an ``--output`` that is a directory, a ``--playlists`` that is not one (exit 2);
-    make the directory."""
+    """Refuse an ``--output`` that is a directory, a ``--playlists`` that is not one, and two
+    outputs that collide (exit 2), before anything is written; make the directory."""
     if output is not None:
         _replaced_output(output)  # raises for a directory
     if playlists is None:
         return
     directory = Path(playlists)
-    if output is not None and output != "-" and _same_file(Path(output), directory):
-        raise _UsageError(f"--output and --playlists are the same path: {playlists}")
+    if output is not None and output != "-":
+        _check_apart(output, directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
         raise _UsageError(f"--playlists {playlists} is not a directory") from None
     except OSError as exc:
-        raise _UsageError(f"cannot make the directory {playlists}: {exc.strerror or exc}") from None
+        raise _FileError(f"cannot make the directory {playlists}: {exc.strerror or exc}") from None
     if not os.access(directory, os.W_OK | os.X_OK):
-        raise _UsageError(f"cannot write in the directory {playlists}")
+        raise _FileError(f"cannot write in the directory {playlists}")
+
+
+def _check_apart(output: str, directory: Path) -> None:
+    """Refuse an ``--output`` that is the ``--playlists`` directory, or that the index would
+    overwrite (``DIR/index.jsonl`` or its ``.part``, however spelled: relative, through a
+    symlink, in another case) or the other way round.
+
+    The playlists' own files cannot collide: their names avoid the output's (:meth:`_taken`).
+    """
+    if _same_file(Path(output), directory):
+        raise _UsageError(f"--output and --playlists are the same path: {directory}")
+    index = directory / INDEX
+    # One file where case does not count, as the playlists' file names are (export_files).
+    ours = {(path.parent, _key(path.name)) for path in _written_paths(output)}
+    if any((path.parent, _key(path.name)) in ours for path in _written_paths(str(index))):
+        raise _UsageError(
+            f"--output {output} and the index of --playlists ({index}) are the same file: "
+            "give --output another name"
+        )
+
+
+def _names_reaching(output: str, directory: Path) -> list[str]:
+    """The names of ``directory`` through which ``output`` is written: the output's own name
+    and its target's (when in ``directory``), their ``.part``, and any symlink to them."""
+    written = _written_paths(output)
+    real = os.path.realpath(directory)
+    names = [p.name for p in written if os.path.realpath(p.parent) == real]
+    link = Path(output)
+    if os.path.realpath(link.parent) == real:
+        names.append(link.name)
+    targets = {str(p) for p in written}
+    # A new directory has nothing in it yet.
+    with contextlib.suppress(OSError), os.scandir(directory) as entries:
+        names += [e.name for e in entries if os.path.realpath(e.path) in targets]
+    return names
 
 
 async def _export_main(args: argparse.Namespace, token: str) -> int:
@@ -251,14 +297,15 @@ async def _run(export: _Export, client: GrooveClient) -> tuple[int, str] | None:
     except BatchError as exc:
         return EXIT_NOT_ALL_SUCCEEDED, f"cannot read the library: {exc}"
     except _WriteFailed as exc:
-        return EXIT_NOT_ALL_SUCCEEDED, str(exc)
+        return EXIT_NOT_ALL_SUCCEEDED, "" if exc.reader_gone else str(exc)
     return None
 
 
 def _report(export: _Export, error: tuple[int, str] | None, elapsed: float, *, quiet: bool) -> int:
     """Print the summary (or the error) and the warning; the exit status."""
     if error is not None:
-        print(f"{_PROG}: error: {error[1]}", file=sys.stderr)
+        if error[1]:  # nothing to say when the reader of stdout went away
+            print(f"{_PROG}: error: {error[1]}", file=sys.stderr)
         return error[0]
     if not quiet:
         out = sys.stderr if export.output == "-" else sys.stdout

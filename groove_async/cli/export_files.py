@@ -15,6 +15,8 @@ from typing import Any, Final
 
 from groove_async import LibraryTrack
 
+from .output import PART
+
 _encode: Final = json.JSONEncoder(ensure_ascii=False).encode
 
 INDEX: Final = "index.jsonl"
@@ -62,7 +64,8 @@ def _file_names(names: Sequence[str], suffix: str, taken: Iterable[str] = ()) ->
     for name in names:
         stem = _safe_stem(name)
         candidate, number = f"{stem}{suffix}", 2
-        while _key(candidate) in used:
+        # Its .part (written first, then renamed) must not be a taken name either.
+        while _key(candidate) in used or _key(candidate + PART) in used:
             candidate, number = f"{stem} ({number}){suffix}", number + 1
         used.add(_key(candidate))
         files.append(candidate)

@@ -6,12 +6,16 @@ each input gets one result, written in input order. Inputs finished in an earlie
 journal's) and lines that are not valid IDs are admitted without being sent: they are answered
 in their own position (REJECTED with the code ``INVALID_INPUT`` for an invalid line). The first
 SIGINT/SIGTERM stops the import gracefully, the second abandons the batches in flight
-(:class:`_Signals`); either way every input read gets its result.
+(:class:`_Signals`): the client's bulk stream through the client's own hard stop
+(:meth:`GrooveClient.aclose`), so that only the inputs of POSTs that went out are FAILED
+(``ABANDONED``: of unknown outcome) and the rest NOT_SENT; a job's own sender by cancelling it.
+Either way every input read gets its result.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sys
 import time
@@ -25,11 +29,18 @@ from .inputs import _Input, _Inputs, _Source
 from .journal import FINISHED, Journal, JournalError, JournalHeader, JournalRecord
 from .journal_writer import _JournalWriter
 from .output import _Output
-from .parser import _in_cli_terms, _UsageError
+from .parser import _FileError, _in_cli_terms, _UsageError
 from .progress import _count_cause, _Progress, _reason
+from .reachability import _Reachability
 from .signals import _Signals
 
 _encode: Final = json.JSONEncoder(ensure_ascii=False).encode  # built once, not per call
+
+_ABANDONED: Final = (
+    "Abandoned by a second interrupt before an answer came (it may or may not have been applied)"
+)
+_CLOSED: Final = "CLIENT_CLOSED"
+"""The code of a result the client's hard stop (``aclose``) left unanswered after sending it."""
 
 
 class _Slot:
@@ -102,8 +113,10 @@ class _Importer:
         rerunnable: bool,
         on_result: Callable[[_Input, dict[str, Any]], None] | None = None,
         sender: _Sender | None = None,
+        reachability: _Reachability | None = None,
     ) -> None:
         self.action = action
+        self.reachability = reachability
         self.sender = sender
         self.inputs = inputs
         self.source_name = source_name
@@ -121,6 +134,8 @@ class _Importer:
         self.resumed = 0
         self.auth_error: AuthenticationError | None = None
         self.input_error: OSError | None = None
+        self.closing: asyncio.Task[None] | None = None
+        """The client's hard stop, once a second interrupt asked for it (:meth:`abandon`)."""
 
     @property
     def total(self) -> int:
@@ -147,23 +162,28 @@ class _Importer:
             if isinstance(stream, AsyncGenerator):
                 await stream.aclose()
 
+    def abandon(self, client: GrooveClient) -> None:
+        """Abandon the batches in flight through the client's own hard stop.
+
+        :meth:`GrooveClient.aclose` stops the stream hard: its POSTs in flight are cancelled
+        and it still answers every input fed to it, FAILED (``CLIENT_CLOSED``) where a POST
+        went out, NOT_SENT where none did: only what was sent is of unknown outcome.
+        """
+        if self.closing is None:
+            self.closing = asyncio.get_running_loop().create_task(client.aclose())
+
     async def finish(self, *, stopped: bool, abandoned: bool) -> None:
         """Answer what the client never answered, so every input read has its output line.
 
-        After a stop, the rest of a file is read and answered too (NOT_SENT, or its journal
-        result); stdin is not read any further.
+        ``abandoned``: the import was cancelled, so that what it was waiting for may or may not
+        have been applied (FAILED, ``ABANDONED``); else it is NOT_SENT. After a stop, the rest
+        of a file is read and answered too (NOT_SENT, or its journal result); stdin is not read
+        any further.
         """
         while self.waiting:
             slot = self.waiting.popleft()
             if abandoned:
-                record = _made_up(
-                    slot.input,
-                    "FAILED",
-                    "ABANDONED",
-                    "Abandoned by a second interrupt before an answer came (it may or may not "
-                    "have been applied)",
-                    None,
-                )
+                record = _made_up(slot.input, "FAILED", "ABANDONED", _ABANDONED, None)
             else:
                 record = _made_up(slot.input, "NOT_SENT", "NOT_SENT", self._not_sent(), None)
             self._settle(slot, record)
@@ -185,6 +205,8 @@ class _Importer:
             return "Not sent: the import stopped after the output could not be written"
         if self.sender is not None and self.sender.halted is not None:
             return "Not sent: the import stopped after an error"
+        if self.reachability is not None and self.reachability.unreachable:
+            return "Not sent: the import stopped: the server is unreachable"
         return "Not sent: the import was stopped"
 
     async def _feed(self) -> AsyncIterator[str]:
@@ -224,10 +246,23 @@ class _Importer:
                 f"result for {result.input_id!r} arrived in the place of {slot.input.track_id!r}"
             )
         record = _record(result)
+        if self.reachability is not None:
+            error = record["error"]
+            self.reachability.see(record["outcome"], error["code"] if error else None)
+        if self.closing is not None and record["outcome"] in ("FAILED", "NOT_SENT"):
+            record = self._abandoned(slot.input, record)
         self._settle(slot, record, final=record["outcome"] in FINISHED)
         if self.on_result is not None:
             self.on_result(slot.input, record)
         self._drain()
+
+    def _abandoned(self, item: _Input, record: dict[str, Any]) -> dict[str, Any]:
+        """A result of the client's hard stop, in the command line's words."""
+        if record["outcome"] == "NOT_SENT":
+            return _made_up(item, "NOT_SENT", "NOT_SENT", self._not_sent(), None)
+        if record["error"] is not None and record["error"]["code"] == _CLOSED:
+            return _made_up(item, "FAILED", "ABANDONED", _ABANDONED, None)
+        return record
 
     def _settle(self, slot: _Slot, record: dict[str, Any], *, final: bool = False) -> None:
         slot.text = text = _encode(record)
@@ -341,14 +376,27 @@ async def _import(
             rerunnable=job.rerunnable,
             on_result=on_result,
             sender=sender,
+            # The bulk stream sends batches concurrently; a job's own sender stops by itself.
+            reachability=None
+            if sender is not None
+            else _Reachability(
+                stop,
+                batch_size=job.client_options.get("batch_size", 100),
+                base_url=client.base_url,
+            ),
         )
         progress.start()
         started = time.monotonic()
-        signals = _Signals(stop, progress)
+        # The client's bulk stream stops hard when the client closes; a job's own sender is
+        # cancelled instead.
+        abandon = functools.partial(importer.abandon, client) if sender is None else None
+        signals = _Signals(stop, progress, abandon)
         complete = False
         try:
             await signals.run(importer.run(client, stop))
-            await importer.finish(stopped=stop.is_set(), abandoned=signals.abandoned)
+            await importer.finish(stopped=stop.is_set(), abandoned=signals.cancelled)
+            if importer.closing is not None:
+                await importer.closing
             complete = True
         finally:
             try:
@@ -384,7 +432,7 @@ def _open_journal(job: _Job, base_url: str, token: str) -> Journal | None:
     except JournalError as exc:
         raise _UsageError(str(exc)) from None
     except OSError as exc:
-        raise _UsageError(f"cannot use the journal {job.journal}: {exc}") from None
+        raise _FileError(f"cannot use the journal {job.journal}: {exc}") from None
 
 
 def _trusted(journal: Journal, job: _Job, progress: _Progress) -> dict[int, JournalRecord]:

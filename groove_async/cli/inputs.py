@@ -4,12 +4,13 @@ Lines are read as they are needed: a regular file in the event loop, stdin or a 
 thread, so that a slow producer never stalls the loop or Ctrl-C. Each non-blank, non-comment line
 is one input (:class:`_Input`) with its position among the IDs; a line that is not a valid ID
 carries the reason, in the command line's words, why the client's own validator
-(:class:`groove_async._ids.IdValidator`) refuses it.
+(:class:`groove_async.IdValidator`) refuses it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import csv
 import hashlib
 import os
@@ -20,9 +21,9 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import IO, Final, NamedTuple, Protocol
 
-from groove_async._ids import MAX_ID_LENGTH, IdValidator
+from groove_async import MAX_ID_LENGTH, IdValidator
 
-from .parser import _UsageError
+from .parser import _FileError, _UsageError
 
 _CHUNK: Final = 1 << 16
 _STDIN_CHUNKS_AHEAD: Final = 16
@@ -65,38 +66,75 @@ def _decode(part: bytes) -> str:
     return part.decode("utf-8", "replace")
 
 
+_BOMS: Final = (
+    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16's, which it begins with
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),  # what Windows PowerShell's `>` writes
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+"""The byte-order marks of the encodings read besides UTF-8 (with or without its own BOM)."""
+
+
 class _Splitter:
     """Bytes in, decoded lines out (UTF-8, a leading BOM dropped, bad bytes replaced).
 
-    Linear in its input whatever the lines: an unfinished line is kept as a list of pieces,
-    joined once when it ends, and only up to :data:`_MAX_LINE` bytes; past that the rest of it
-    streams by, counted but not kept, and it comes out as a :class:`_LongLine`.
+    A UTF-16 or UTF-32 input, told by its byte-order mark, is read too: it is decoded as it
+    comes and handed on as UTF-8. Linear in its input whatever the lines: an unfinished line is
+    kept as a list of pieces, joined once when it ends, and only up to :data:`_MAX_LINE` bytes;
+    past that the rest of it streams by, counted but not kept, and it comes out as a
+    :class:`_LongLine`.
     """
 
-    __slots__ = ("_first", "_head", "_pieces", "_size")
+    __slots__ = ("_decoder", "_first", "_head", "_pieces", "_size", "_start")
 
     def __init__(self) -> None:
         self._pieces: list[bytes] = []  # the unfinished line, while it is short enough
         self._head: bytes | None = None  # the start of an unfinished line past _MAX_LINE
         self._size = 0  # the unfinished line's length so far
         self._first = True
+        self._start: bytes | None = b""  # the first bytes, until the encoding is known
+        self._decoder: codecs.IncrementalDecoder | None = None  # for UTF-16 and UTF-32
 
     def feed(self, chunk: bytes) -> list[str]:
         """The complete lines so far; an empty ``chunk`` means the end and flushes the rest."""
-        if not chunk:
-            lines = [self._take(b"")] if self._size else []
-        else:
-            parts = chunk.split(b"\n")
-            rest = parts.pop()
-            if parts and self._size:
-                lines = [self._take(parts[0]), *map(_decode, parts[1:])]
-            else:
-                lines = [_decode(part) for part in parts]
-            self._keep(rest)
+        end = not chunk
+        if self._start is not None:
+            chunk = self._sniff(chunk, end=end)
+            if not chunk and not end:
+                return []  # too few bytes yet to tell the encoding
+        if self._decoder is not None:
+            chunk = self._decoder.decode(chunk, final=end).encode("utf-8")
+        lines = self._split(chunk) if chunk else []
+        if end and self._size:
+            lines.append(self._take(b""))
         if self._first and lines:
             self._first = False
             if not isinstance(lines[0], _LongLine):
                 lines[0] = lines[0].removeprefix("\ufeff")
+        return lines
+
+    def _sniff(self, chunk: bytes, *, end: bool) -> bytes:
+        """Keep the first bytes until they tell the encoding (a BOM); then the bytes so far."""
+        start = (self._start or b"") + chunk
+        if len(start) < 4 and not end:
+            self._start = start
+            return b""
+        self._start = None
+        for bom, encoding in _BOMS:
+            if start.startswith(bom):
+                self._decoder = codecs.getincrementaldecoder(encoding)("replace")
+                break
+        return start
+
+    def _split(self, chunk: bytes) -> list[str]:
+        """The lines that ``chunk`` completes; its unfinished end is kept."""
+        parts = chunk.split(b"\n")
+        rest = parts.pop()
+        if parts and self._size:
+            lines = [self._take(parts[0]), *map(_decode, parts[1:])]
+        else:
+            lines = [_decode(part) for part in parts]
+        self._keep(rest)
         return lines
 
     def _keep(self, piece: bytes) -> None:
@@ -201,6 +239,12 @@ def _id_problem(value: str) -> str | None:
 
 def _explain(value: str, reason: str) -> str:
     """The command line's wording of the validator's ``reason`` for refusing ``value``."""
+    # UTF-16 without a byte-order mark, read as UTF-8: every other byte of an ASCII text is NUL.
+    if value and 3 * value.count("\0") >= len(value):
+        return (
+            "the line holds NUL characters: is the file UTF-16 without a byte-order mark? "
+            "Save it as UTF-8 (or UTF-16 with its BOM)"
+        )
     if reason.startswith("is empty"):
         return "empty ID"
     if reason.startswith("must look like"):
@@ -349,7 +393,7 @@ def _open_input(
             raise _UsageError(f"--journal needs a regular input file; {path} is a pipe or device")
         file = open(path, "rb")  # noqa: SIM115 -- closed by the source
     except OSError as exc:
-        raise _UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise _FileError(f"cannot read {path}: {exc.strerror or exc}") from None
     return _StreamSource(file.fileno(), file), None
 
 
@@ -366,7 +410,7 @@ def _scan(path: str) -> tuple[int, str]:
                     if parser.feed(line, check=False) is not None:
                         count += 1
     except OSError as exc:
-        raise _UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise _FileError(f"cannot read {path}: {exc.strerror or exc}") from None
     for line in splitter.feed(b""):
         if parser.feed(line, check=False) is not None:
             count += 1

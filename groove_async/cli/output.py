@@ -14,9 +14,12 @@ import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Final
 
-from .parser import _UsageError
+from .parser import _FileError, _stdout_gone, _UsageError
+
+PART: Final = ".part"
+"""The suffix of the file an output is written to before it is renamed into place."""
 
 
 def _replaced_output(path: str) -> tuple[Path, Path] | None:
@@ -37,7 +40,18 @@ def _replaced_output(path: str) -> tuple[Path, Path] | None:
         if not stat.S_ISREG(mode):
             return None
     final = Path(os.path.realpath(path))
-    return final, final.with_name(final.name + ".part")
+    return final, final.with_name(final.name + PART)
+
+
+def _written_paths(path: str) -> list[Path]:
+    """Every path an ``--output`` of ``path`` writes, resolved: the file it replaces and the
+    ``.part`` beside it, or the file itself when it is written directly (a pipe, a device).
+
+    Raises:
+        _UsageError: ``path`` is a directory.
+    """
+    replaced = _replaced_output(path)
+    return list(replaced) if replaced is not None else [Path(os.path.realpath(path))]
 
 
 class _Output:
@@ -47,11 +61,16 @@ class _Output:
     to its target, which is replaced); stdout, a pipe or a device is written directly. The first
     failed write (disk full, a closed pipe) is kept in :attr:`error` and passed to ``on_error``;
     later writes do nothing, and the ``.part`` is removed, never moved over the earlier FILE.
+
+    Attributes:
+        reader_gone: stdout's reader went away (a broken pipe: ``| head``): the command stops
+            quietly, without an error line or a summary.
     """
 
     def __init__(self, path: str, on_error: Callable[[OSError], None] | None = None) -> None:
         self.name = "stdout" if path == "-" else path
         self.error: OSError | None = None
+        self.reader_gone = False
         self._on_error = on_error
         replaced = _replaced_output(path)
         self._final: Path | None = replaced[0] if replaced is not None else None
@@ -62,7 +81,7 @@ class _Output:
         try:
             self._file = open(self._temp or path, "w", encoding="utf-8")  # noqa: SIM115
         except OSError as exc:
-            raise _UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+            raise _FileError(f"cannot write {path}: {exc.strerror or exc}") from None
 
     def write(self, line: str) -> None:
         if self.error is None:
@@ -74,6 +93,9 @@ class _Output:
     def _fail(self, exc: OSError) -> None:
         if self.error is None:
             self.error = exc
+            if self._file is sys.stdout and isinstance(exc, BrokenPipeError):
+                self.reader_gone = True
+                _stdout_gone()
             if self._on_error is not None:
                 self._on_error(exc)
 

@@ -3,13 +3,16 @@
 Each subcommand is a ``_add_<name>_parser`` function that declares its arguments; nothing here
 runs a command: :func:`groove_async.cli.main` parses with :func:`_build_parser` and hands the
 arguments to the subcommand's handler. argparse reports a malformed argument itself (exit status
-2); a problem found later (a token, a file, a journal) is a :class:`_UsageError`, reported as one
-``groove-async <command>: error: ...`` line by :func:`_report_usage_error`, exit status 2 too.
+2); a problem found later (a token, a journal of another input) is a :class:`_UsageError`,
+reported as one ``groove-async <command>: error: ...`` line by :func:`_report_usage_error`, exit
+status 2 too; a file that cannot be read or written (a missing input, an unwritable output) is
+a :class:`_FileError`, reported the same way with exit status 1, as the README's table says.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import Final
@@ -42,7 +45,7 @@ URL_LINE_PREFIX = "Groove emulator listening on "
 EXIT_OK: Final = 0
 """Every input succeeded."""
 EXIT_NOT_ALL_SUCCEEDED: Final = 1
-"""Some inputs were rejected, failed or were not sent."""
+"""Some inputs were rejected, failed or were not sent, or a file could not be read or written."""
 EXIT_USAGE: Final = 2
 """A usage error, a refused journal, a missing or refused token."""
 EXIT_INTERRUPTED: Final = 130
@@ -61,7 +64,8 @@ _INPUT_RULES: Final = (
     "and does not stop the rest."
 )
 _IMPORT_EXIT: Final = (
-    "Exit status: 0 every input succeeded; 1 some were rejected, failed or not sent; "
+    "Exit status: 0 every input succeeded; 1 some were rejected, failed or not sent, or the "
+    "input, output or journal could not be read or written; "
     "2 usage error, refused journal, missing or refused token; 130 interrupted "
     "(143 on SIGTERM). With --journal, run the same command again to resume"
 )
@@ -70,11 +74,37 @@ _IMPORT_EXIT: Final = (
 class _UsageError(Exception):
     """A problem with the command's arguments or environment: exit status 2."""
 
+    status: int = EXIT_USAGE
+    """The exit status it ends the command with."""
+
+
+class _FileError(_UsageError):
+    """A file that cannot be read or written (a missing input, an unwritable output or
+    journal), found before anything is sent: one line too, but exit status 1."""
+
+    status = EXIT_NOT_ALL_SUCCEEDED
+
+
+def _stdout_gone() -> None:
+    """The reader of stdout went away (``groove-async ... | head``): point stdout at the null
+    device, as Python's documentation on SIGPIPE does, so that nothing more is printed there and
+    no flush at exit reports a broken pipe. The command then ends quietly, exit status 1."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout has no file descriptor
+        pass
+    finally:
+        os.close(devnull)
+
 
 def _report_usage_error(prog: str, exc: _UsageError) -> int:
-    """Print ``exc`` as the one line ``PROG: error: ...`` on stderr; return :data:`EXIT_USAGE`."""
+    """Print ``exc`` as the one line ``PROG: error: ...`` on stderr; return its exit status."""
     print(f"{prog}: error: {exc}", file=sys.stderr)
-    return EXIT_USAGE
+    return exc.status
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -106,8 +136,9 @@ def _build_parser() -> argparse.ArgumentParser:
             "the library, try it all on an embedded emulator (demo), or run the emulator (serve)."
         ),
         epilog=(
-            "Exit status: 0 all succeeded, 1 some were rejected or failed, 2 usage or "
-            "authentication error, 130 interrupted. Start with: groove-async demo"
+            "Exit status: 0 all succeeded, 1 some were rejected or failed, or a file could not "
+            "be read or written, 2 usage or authentication error, 130 interrupted. Start with: "
+            "groove-async demo"
         ),
     )
     parser.add_argument(

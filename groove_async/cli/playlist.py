@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator
 from typing import Final
 
 from groove_async import (
+    PLAYLIST_CHUNK,
     BatchError,
     ErrorInfo,
     HTTPStatusError,
@@ -32,7 +33,6 @@ from groove_async import (
     PlaylistConflictError,
     TrackResult,
 )
-from groove_async._playlists import CHUNK as PLAYLIST_CHUNK
 
 from .add_delete import _run_command
 from .importer import _Context, _Job

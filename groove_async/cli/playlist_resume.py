@@ -21,8 +21,7 @@ import json
 from collections.abc import Sequence
 from typing import Final
 
-from groove_async import GrooveClient, HTTPStatusError, LibraryTrack
-from groove_async._ids import normalise_id
+from groove_async import GrooveClient, HTTPStatusError, LibraryTrack, normalise_id
 
 from .inputs import _FileSource, _Input, _Inputs
 from .journal import JournalRecord

@@ -7,7 +7,6 @@ and at the end the summary table (:func:`_print_summary`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 import time
 from collections import Counter
@@ -15,6 +14,8 @@ from collections.abc import Sequence
 from typing import IO, Any, Final, Protocol
 
 from groove_async import BatchStarted, ProgressEvent, RetryScheduled, Throttled
+
+from .parser import _stdout_gone
 
 PLAIN_PROGRESS_INTERVAL: Final = 3.0
 """Seconds between two plain progress lines when stderr is not a terminal."""
@@ -189,8 +190,10 @@ MAX_REASONS: Final = 4
 """Reasons shown on an outcome's row of the summary."""
 MAX_CAUSES: Final = 3
 """Causes of failure shown under the summary, one line each."""
-MAX_CAUSE_LENGTH: Final = 160
-"""Characters of a cause kept and shown: a line, not a paragraph."""
+MAX_CAUSE_LENGTH: Final = 400
+"""Characters of a cause kept and shown: the whole of any the client words (the longest, an
+unresolvable host's whose retry budget ran out, is about 190 characters: what comes last, why
+retrying stopped, matters most), yet bounded for a server's own long text."""
 MAX_DISTINCT_CAUSES: Final = 1_000
 """Causes of failure told apart (code and message); the rest are counted together per code."""
 
@@ -252,8 +255,11 @@ def _print_summary(
         f"throttled {_count(progress.throttled, 'time', 'times')}"
     )
     lines.extend(extra)
-    with contextlib.suppress(BrokenPipeError):
+    try:
         print("\n".join(lines), file=out, flush=True)
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        if out is sys.stdout:
+            _stdout_gone()
 
 
 def _headline(importer: _Tally, elapsed: float) -> str:

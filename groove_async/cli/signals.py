@@ -1,8 +1,9 @@
 """SIGINT and SIGTERM while a command runs, and how a stopped command says so.
 
 The first signal stops an import gracefully (what is in flight finishes, the rest is not sent);
-the second abandons what is in flight. ``export`` has nothing to finish: its first signal
-cancels it.
+the second abandons what is in flight: through the client's own hard stop where there is one (so
+that only what was sent is of unknown outcome), else by cancelling the import. ``export`` has
+nothing to finish: its first signal cancels it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from .progress import _Progress
@@ -43,19 +44,36 @@ class _Signals:
     Installed for the whole import, cleanup included, so that no signal lands as a
     ``KeyboardInterrupt`` while the journal and the output are being closed.
 
+    Args:
+        stop: set by the first signal.
+        progress: where the signals are told.
+        abandon: what the second signal calls to stop hard (the client's own hard stop, which
+            answers every input: what was sent FAILED, the rest NOT_SENT); without it, or at a
+            third signal, the import's task is cancelled, and what it was waiting for is of
+            unknown outcome.
+
     Attributes:
         received: the first signal's number, else ``None``.
-        abandoned: whether a second signal cancelled the import's task.
+        abandoned: whether a second signal abandoned what was in flight.
+        cancelled: whether the import's task was cancelled (so its unanswered inputs are of
+            unknown outcome).
     """
 
-    def __init__(self, stop: asyncio.Event, progress: _Progress) -> None:
+    def __init__(
+        self,
+        stop: asyncio.Event,
+        progress: _Progress,
+        abandon: Callable[[], None] | None = None,
+    ) -> None:
         self._stop = stop
         self._progress = progress
+        self._abandon = abandon
         self._loop = asyncio.get_running_loop()
         self._task: asyncio.Task[None] | None = None
         self._installed: list[int] = []
         self.received: int | None = None
         self.abandoned = False
+        self.cancelled = False
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows, threads
                 self._loop.add_signal_handler(signum, self._on_signal, signum)
@@ -66,10 +84,18 @@ class _Signals:
             self.received = signum
             self._stop.set()
             self._progress.message(_stopping(signum))
-        elif not self.abandoned and self._task is not None and not self._task.done():
+            return
+        task = self._task
+        if task is None or task.done() or self.cancelled:
+            return
+        if not self.abandoned:
             self.abandoned = True
             self._progress.message("Abandoning the batches in flight.")
-            self._task.cancel()
+            if self._abandon is not None:
+                self._abandon()
+                return
+        self.cancelled = True  # no hard stop of its own, or a third signal
+        task.cancel()
 
     async def run(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` in a task that a second signal cancels (which is not an error here)."""
@@ -78,7 +104,7 @@ class _Signals:
             await task
         except asyncio.CancelledError:
             current = asyncio.current_task()
-            if not self.abandoned or (current is not None and current.cancelling()):
+            if not self.cancelled or (current is not None and current.cancelling()):
                 raise
 
     def remove(self) -> None:

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,6 +34,8 @@ T = TypeVar("T")
 
 TOKEN = "cli-token"
 ROOT = Path(__file__).resolve().parents[2]
+UNKNOWN = "music.0f8fad5b-d9cb-469f-a165-70867728950e"  # a random v4 GUID: not in the catalog
+INVALID = "not-an-id"
 
 
 class ThreadedEmulator:
@@ -153,8 +156,9 @@ def run_cli(
     token: str | None = TOKEN,
     env: dict[str, str] | None = None,
     timeout: float = 60,
+    cwd: Path = ROOT,
 ) -> Done:
-    """Run ``python -m groove_async ARGS`` to the end."""
+    """Run ``python -m groove_async ARGS`` to the end (in ``cwd``)."""
     done = subprocess.run(  # noqa: S603 -- our own interpreter and package
         cli_command(*args),
         input=stdin,
@@ -163,9 +167,46 @@ def run_cli(
         env=env if env is not None else cli_env(token),
         timeout=timeout,
         check=False,
-        cwd=ROOT,
+        cwd=cwd,
     )
     return Done(done.returncode, done.stdout, done.stderr)
+
+
+def start_cli(
+    args: Sequence[str], token: str | None = TOKEN, cwd: Path = ROOT
+) -> subprocess.Popen[str]:
+    """Start ``python -m groove_async ARGS`` in the background, its stdout and stderr piped."""
+    return subprocess.Popen(  # noqa: S603 -- our own interpreter and package
+        cli_command(*args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(token),
+        cwd=cwd,
+    )
+
+
+def wait_for(
+    condition: Callable[[], bool],
+    process: subprocess.Popen[str],
+    what: str,
+    timeout: float = 30,
+) -> None:
+    """Wait until ``condition()`` holds while ``process`` runs (fail if it ends, or at
+    ``timeout``, saying ``what`` did not happen)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
+def journal_lines(path: Path) -> list[dict[str, Any]]:
+    """A journal's whole lines so far, its header first (a line being written is left out)."""
+    if not path.exists():
+        return []
+    whole = path.read_bytes().rpartition(b"\n")[0]
+    return [json.loads(line) for line in whole.split(b"\n") if line]
 
 
 def write_ids(path: Path, ids: Sequence[str], header: str = "") -> Path:

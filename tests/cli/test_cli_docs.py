@@ -8,7 +8,6 @@ import json
 import re
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -23,11 +22,21 @@ from groove_async.cli.parser import (
 )
 from groove_async.testing import FaultPlan, catalog_track_id
 
-from .conftest import TOKEN, ThreadedEmulator, cli_command, cli_env, read_jsonl, run_cli, write_ids
+from .conftest import (
+    ROOT,
+    TOKEN,
+    UNKNOWN,
+    ThreadedEmulator,
+    cli_command,
+    cli_env,
+    journal_lines,
+    read_jsonl,
+    run_cli,
+    start_cli,
+    wait_for,
+    write_ids,
+)
 from .test_cli_terminal import run_on_a_terminal
-
-ROOT = Path(__file__).resolve().parents[2]
-UNKNOWN = "music.0f8fad5b-d9cb-469f-a165-70867728950e"  # a random v4 GUID: not in the catalog
 
 
 def section() -> str:
@@ -151,18 +160,9 @@ def test_the_ctrl_c_sample_is_what_add_prints(emulator: ThreadedEmulator, tmp_pa
     args = ["add", "library.txt", "--journal", "lib.journal", "--output", "lib.jsonl"]
     args += ["--base-url", emulator.url]
     emulator.set_faults(FaultPlan(latency=0.2))
-    process = subprocess.Popen(  # noqa: S603 -- our own interpreter and package
-        cli_command(*args),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cli_env(TOKEN),
-        cwd=tmp_path,
-    )
-    journal, deadline = tmp_path / "lib.journal", time.monotonic() + 30
-    while not journal.exists() or journal.read_bytes().count(b"\n") < 500:
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.01)
+    process = start_cli(args, cwd=tmp_path)
+    journal = tmp_path / "lib.journal"
+    wait_for(lambda: len(journal_lines(journal)) >= 500, process, "the import did not get going")
     emulator.set_faults(FaultPlan(latency=1.0))  # the rest waits: the stop comes first
     process.send_signal(signal.SIGINT)
     stopped = process.communicate(timeout=30)

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import random
 import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -18,14 +16,13 @@ from groove_async.cli.export_files import _file_names, _safe_stem
 from groove_async.testing import FaultPlan
 
 from .conftest import (
-    ROOT,
     TOKEN,
     ThreadedEmulator,
     catalog_ids,
-    cli_command,
-    cli_env,
     read_jsonl,
     run_cli,
+    start_cli,
+    wait_for,
     write_ids,
 )
 
@@ -254,18 +251,9 @@ def test_sigterm_stops_the_export_and_leaves_no_partial_file(
     fill(emulator, tmp_path, catalog_ids(300))
     emulator.set_faults(FaultPlan(latency=0.2))
     library = tmp_path / "lib.txt"
-    process = subprocess.Popen(  # noqa: S603 -- our own interpreter and package
-        cli_command("export", "--base-url", emulator.url, "--output", str(library)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cli_env(TOKEN),
-        cwd=ROOT,
-    )
-    deadline = time.monotonic() + 30
-    while sum(r.method == "GET" for r in emulator.requests) < 3:  # reading the pages
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.01)
+    process = start_cli(["export", "--base-url", emulator.url, "--output", str(library)])
+    reading = lambda: sum(r.method == "GET" for r in emulator.requests) >= 3  # noqa: E731
+    wait_for(reading, process, "the export did not start reading the pages")
 
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=20)
@@ -302,3 +290,74 @@ def test_file_names_are_unique_whatever_the_case() -> None:
         "Mix (2) (2).jsonl",
         "index (2).jsonl",
     ]
+
+
+# -- issue 19, break 2: two outputs that collide ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("output", "playlists"),
+    [
+        ("lists/index.jsonl", "lists"),  # the issue's own command
+        ("./lists/../lists/index.jsonl", "lists/"),  # relative spellings of the same path
+        ("lists/index.jsonl.part", "lists"),  # the index's temporary file
+        ("lists/INDEX.JSONL", "lists"),  # one file where case does not count
+        ("to-index", "lists"),  # a symlink to the index
+        ("library.txt", "lists"),  # the index is a symlink to the output
+    ],
+)
+def test_an_output_that_collides_with_the_index_is_refused_before_anything_is_written(
+    emulator: ThreadedEmulator, tmp_path: Path, output: str, playlists: str
+) -> None:
+    fill(emulator, tmp_path, catalog_ids(3))
+    make_playlist(emulator, "Road trip", catalog_ids(2))
+    emulator.server.clear_requests()
+    if output == "to-index":
+        (tmp_path / "to-index").symlink_to(tmp_path / "lists" / "index.jsonl")
+    if output == "library.txt":
+        (tmp_path / "lists").mkdir()
+        (tmp_path / "library.txt").write_text("earlier\n")
+        (tmp_path / "lists" / "index.jsonl").symlink_to(tmp_path / "library.txt")
+    before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+
+    done = run_cli(
+        "export", "--base-url", emulator.url, "--output", output, "--playlists", playlists,
+        cwd=tmp_path,
+    )  # fmt: skip
+
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("groove-async export: error: --output ") and "index" in line
+    assert emulator.requests == []
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before
+
+
+def test_the_playlists_files_keep_clear_of_the_output_inside_their_directory(
+    emulator: ThreadedEmulator, tmp_path: Path
+) -> None:
+    ids = catalog_ids(5)
+    fill(emulator, tmp_path, ids)
+    for name in ("Road trip", "Mix", "Linked"):
+        make_playlist(emulator, name, ids[:2])
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "Linked.txt").symlink_to(tmp_path / "library.txt")  # a link to --output
+    cases = [  # --output, --playlists, the playlist whose file would have been the output
+        ("a/Road trip.txt", "a", "Road trip"),
+        ("b/Mix.txt.part", "b", "Mix"),  # the .part of Mix.txt
+        ("library.txt", "c", "Linked"),
+    ]
+
+    for output, lists, name in cases:
+        done = run_cli(
+            "export", "--base-url", emulator.url, "--output", output, "--playlists", lists,
+            cwd=tmp_path,
+        )  # fmt: skip
+
+        assert done.returncode == 0, done.stderr
+        assert (tmp_path / output).read_text().splitlines() == ids  # the library, kept
+        files = {
+            line["name"]: line["file"] for line in read_jsonl(tmp_path / lists / "index.jsonl")
+        }
+        assert files[name] == f"{name} (2).txt"
+        assert (tmp_path / lists / files[name]).read_text().splitlines() == ids[:2]
+    assert (tmp_path / "c" / "Linked.txt").is_symlink()

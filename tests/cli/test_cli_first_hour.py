@@ -14,6 +14,7 @@ import re
 import signal
 import socket
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -23,7 +24,7 @@ import attrs
 import pytest
 
 import groove_async
-from groove_async.testing import FaultPlan, catalog_track_id
+from groove_async.testing import FaultPlan, ScriptedResponse, catalog_track_id
 
 from .conftest import (
     ROOT,
@@ -33,6 +34,7 @@ from .conftest import (
     catalog_ids,
     cli_command,
     cli_env,
+    read_jsonl,
     run_cli,
     write_ids,
 )
@@ -429,3 +431,86 @@ def test_the_causes_are_bounded_and_the_rest_counted() -> None:
     assert re.fullmatch(r" +2  HTTP_500: item 0 failed x+\.\.\.", lines[at + 2]), lines[at + 2]
     assert len(lines[at + 2]) == 24 + len("HTTP_500: ") + MAX_CAUSE_LENGTH
     assert re.fullmatch(r" +and 998 other causes: --output has each input's error", lines[at + 4])
+
+
+# -- issue 19, "new user": a dead server stops early ------------------------------------------
+
+
+def test_a_server_that_never_answers_stops_early_and_says_how_to_resume(
+    refused_url: str, tmp_path: Path
+) -> None:
+    ids = catalog_ids(20_000)
+    source = write_ids(tmp_path / "ids.txt", ids)
+    journal, output = tmp_path / "add.journal", tmp_path / "out.jsonl"
+    started = time.monotonic()
+
+    done = run_cli(
+        "add", str(source), "--base-url", refused_url, "--journal", str(journal),
+        "--output", str(output),
+    )  # fmt: skip
+
+    elapsed = time.monotonic() - started
+    assert done.returncode == 1, done.stderr
+    last = done.stderr.splitlines()[-1]
+    assert last.startswith(f"groove-async add: error: the server at {refused_url} is unreachable")
+    assert "run the same command again to resume" in last and str(journal) in last
+    outcomes = Counter(r["outcome"] for r in read_jsonl(output))
+    # The batches in flight and those sent as they freed their slots, before the results in
+    # input order showed 3 batches failed: a few windows of 8, not the 200 batches of the input.
+    in_reach = 4 * 8 * 100
+    assert outcomes["FAILED"] <= in_reach
+    assert outcomes["NOT_SENT"] >= len(ids) - in_reach
+    assert "the server is unreachable" in done.stdout  # the NOT_SENT row's reason
+    (requests,) = (line for line in done.stdout.splitlines() if "requests:" in line)
+    assert int(requests.split()[1]) <= in_reach // 100, requests
+    assert elapsed < 15
+
+
+def test_a_server_that_answered_is_not_given_up_on(
+    emulator: ThreadedEmulator, tmp_path: Path
+) -> None:
+    ids = catalog_ids(40)  # 4 batches: 3 fail to connect, which alone would be unreachable
+    source = write_ids(tmp_path / "ids.txt", ids)
+    refusal = {"Error": {"ErrorCode": "INVALID_INPUT_PARAMETER", "Description": "Bad request"}}
+    emulator.call(lambda: emulator.server.script(ScriptedResponse(400, body=refusal)))
+    emulator.set_faults(FaultPlan(p_drop=1.0))  # then every connection drops
+
+    done = run_cli(
+        "add", str(source), "--base-url", emulator.url, "--batch-size", "10",
+        "--concurrency", "1", "--output", str(tmp_path / "out.jsonl"),
+    )  # fmt: skip
+
+    assert done.returncode == 1, done.stderr
+    assert "unreachable" not in done.stderr  # it answered once: it is there, so all is sent
+    outcomes = Counter(r["outcome"] for r in read_jsonl(tmp_path / "out.jsonl"))
+    assert outcomes == {"REJECTED": 10, "FAILED": 30}
+
+
+def test_dropped_connections_from_the_start_are_unreachable_too(
+    emulator: ThreadedEmulator, tmp_path: Path
+) -> None:
+    source = write_ids(tmp_path / "ids.txt", catalog_ids(2_000))
+    emulator.set_faults(FaultPlan(p_drop=1.0))
+
+    done = run_cli("add", str(source), "--base-url", emulator.url, "--batch-size", "10")
+
+    assert done.returncode == 1
+    assert f"the server at {emulator.url} is unreachable" in done.stderr.splitlines()[-1]
+    assert "run the same command again" in done.stderr.splitlines()[-1]
+    assert len(emulator.requests) < 200
+
+
+def test_the_cause_of_a_failure_is_shown_whole() -> None:
+    # Issue 19: the summary cut "...; gave up after 2 attempts: the client's retry b...".
+    from groove_async.cli.progress import _causes, _count_cause
+
+    cause = (
+        "ClientConnectorDNSError: Cannot connect to host music.xboxlive.com:443 ssl:default "
+        "[Name or service not known]; gave up after 2 attempts: the client's retry budget is "
+        "exhausted"
+    )
+    causes: Counter[tuple[str, str]] = Counter()
+    _count_cause(causes, "CONNECTION_ERROR", cause)
+
+    (line,) = _causes(causes)[1:]
+    assert line.endswith(f"CONNECTION_ERROR: {cause}")

@@ -229,13 +229,8 @@ def test_an_output_write_error_keeps_the_earlier_file(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ids.txt", "out.jsonl"]
 
 
-def test_output_to_a_stdout_pipe_closed_early_stops_cleanly(
-    emulator: ThreadedEmulator, tmp_path: Path
-) -> None:
-    ids = catalog_ids(4_000)  # ~500 KB of output: far more than a pipe holds
-    source = write_ids(tmp_path / "ids.txt", ids)
-    errors = tmp_path / "stderr.txt"
-    args = ["add", str(source), "--base-url", emulator.url, "--output", "-", "--quiet"]
+def close_stdout_after_one_line(args: list[str], errors: Path) -> tuple[str, int]:
+    """Run the CLI with ``args``, read one line of its stdout and close it (``| head -1``)."""
     with errors.open("w") as stderr:
         process = subprocess.Popen(  # noqa: S603 -- our own interpreter and package
             cli_command(*args),
@@ -247,15 +242,46 @@ def test_output_to_a_stdout_pipe_closed_early_stops_cleanly(
         assert process.stdout is not None
         first = process.stdout.readline()  # like `| head -1`
         process.stdout.close()
-        returncode = process.wait(timeout=60)
+        return first.decode(), process.wait(timeout=60)
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+def test_output_to_a_stdout_pipe_closed_early_stops_quietly(
+    emulator: ThreadedEmulator, tmp_path: Path, quiet: bool
+) -> None:
+    # Issue 19: `| head` printed a "Broken pipe" error and a full summary.
+    ids = catalog_ids(4_000)  # ~500 KB of output: far more than a pipe holds
+    source = write_ids(tmp_path / "ids.txt", ids)
+    errors = tmp_path / "stderr.txt"
+    args = ["add", str(source), "--base-url", emulator.url, "--output", "-"]
+
+    first, returncode = close_stdout_after_one_line(
+        [*args, *(["--quiet"] if quiet else [])], errors
+    )
 
     assert json.loads(first)["input_id"] == ids[0]
     assert returncode == 1
-    assert errors.read_text().splitlines() == [
-        "groove-async add: error: cannot write the output stdout, the import was stopped: "
-        "Broken pipe"
-    ]
+    text = errors.read_text()
+    assert "Broken pipe" not in text and "Traceback" not in text and "Exception" not in text
+    assert "groove-async add" not in text  # no error line, no summary: only progress lines
     assert len(emulator.sent_ids()) < len(ids)
+
+
+def test_an_export_to_a_closed_pipe_says_nothing_of_it(
+    emulator: ThreadedEmulator, tmp_path: Path
+) -> None:
+    ids = catalog_ids(3_000)  # ~135 KB of IDs: more than a pipe holds
+    source = write_ids(tmp_path / "ids.txt", ids)
+    assert run_cli("add", str(source), "--base-url", emulator.url, "-q").returncode == 0
+    errors = tmp_path / "stderr.txt"
+
+    first, returncode = close_stdout_after_one_line(
+        ["export", "--base-url", emulator.url, "-q"], errors
+    )
+
+    assert first.strip() == ids[0]
+    assert returncode == 1
+    assert errors.read_text() == ""  # no "cannot write stdout: Broken pipe"
 
 
 # -- 15: overlapping paths -------------------------------------------------------------------

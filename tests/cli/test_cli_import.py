@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 from pathlib import Path
 
@@ -9,9 +10,7 @@ import pytest
 
 from groove_async.cli import main
 
-from .conftest import TOKEN, ThreadedEmulator, catalog_ids, read_jsonl, run_cli, write_ids
-
-UNKNOWN = "music.0f8fad5b-d9cb-469f-a165-70867728950e"  # a random v4 GUID: not in the catalog
+from .conftest import TOKEN, UNKNOWN, ThreadedEmulator, catalog_ids, read_jsonl, run_cli, write_ids
 
 
 def test_file_import_writes_one_line_per_input_in_order(
@@ -239,14 +238,12 @@ def test_refused_token_exits_2_without_printing_it(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["add", "no-such-file.txt"], "cannot read no-such-file.txt"),
         (["add", "{tmp}"], "is a directory"),
         (["add", "-", "--journal", "{tmp}/j.jsonl"], "--journal needs an input FILE"),
         (["add", "{tmp}/ids.txt", "--output", "{tmp}/ids.txt"], "are the same file"),
         (["add", "{tmp}/ids.txt", "--journal", "{tmp}/out", "--output", "{tmp}/out"], "same file"),
         (["add", "{tmp}/ids.txt", "--base-url", "http://example.com"], "refusing plain http"),
         (["add", "{tmp}/ids.txt", "--token", "two words"], "holds spaces"),
-        (["add", "{tmp}/ids.txt", "--output", "{tmp}/no/such/dir/out"], "cannot write"),
     ],
 )
 def test_usage_errors_exit_2(
@@ -264,6 +261,39 @@ def test_usage_errors_exit_2(
     assert status == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "j.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["add", "{tmp}/no-such-file.txt"], "cannot read {tmp}/no-such-file.txt: No such file"),
+        (["add", "{tmp}/ids.txt", "--output", "{tmp}/no/such/dir/out"], "cannot write {tmp}/no"),
+        (["add", "{tmp}/ids.txt", "--journal", "{tmp}/no/such/dir/j"], "cannot use the journal"),
+        (["export", "--output", "{tmp}/no/such/dir/out"], "cannot write {tmp}/no/such/dir/out"),
+        (["export", "--playlists", "{tmp}/ids.txt/lists"], "cannot make the directory"),
+    ],
+)
+def test_a_file_that_cannot_be_read_or_written_exits_1_before_any_request(
+    emulator: ThreadedEmulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    message: str,
+) -> None:
+    # The README's exit-status table: 1 when "the input, journal or output could not be read
+    # or written"; 2 is for usage errors.
+    monkeypatch.setenv("GROOVE_TOKEN", TOKEN)
+    write_ids(tmp_path / "ids.txt", catalog_ids(1))
+
+    status = main([*(a.replace("{tmp}", str(tmp_path)) for a in args), "--base-url", emulator.url])
+
+    assert status == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    (line,) = errors
+    assert line.startswith(f"groove-async {args[0]}: error: ")
+    assert message.replace("{tmp}", str(tmp_path)) in line
+    assert emulator.requests == []
 
 
 @pytest.mark.parametrize(
@@ -309,5 +339,20 @@ def test_xml_format(emulator: ThreadedEmulator, tmp_path: Path) -> None:
     )
 
     assert done.returncode == 0, done.stderr
+    assert [r["input_id"] for r in read_jsonl(output)] == ids
+    assert set(emulator.collection()) == set(ids)
+
+
+def test_a_utf_16_file_as_powershell_writes_it_is_read(
+    emulator: ThreadedEmulator, tmp_path: Path
+) -> None:
+    ids = catalog_ids(250)
+    source = tmp_path / "ids.txt"  # what `Get-Content ids | Out-File ids.txt` writes
+    source.write_bytes(codecs.BOM_UTF16_LE + "".join(f"{i}\r\n" for i in ids).encode("utf-16-le"))
+    output = tmp_path / "out.jsonl"
+
+    done = run_cli("add", str(source), "--base-url", emulator.url, "--output", str(output))
+
+    assert done.returncode == 0, done.stdout + done.stderr
     assert [r["input_id"] for r in read_jsonl(output)] == ids
     assert set(emulator.collection()) == set(ids)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 import threading
 
 import pytest
 
-from groove_async._ids import IdValidator
+from groove_async import IdValidator
 from groove_async.cli.inputs import (
     _id_problem,
     _Input,
@@ -132,3 +133,40 @@ async def test_inputs_from_a_pipe_read_by_a_thread() -> None:
         producer.join()
 
     assert items == lines
+
+
+# -- issue 19, smaller: what PowerShell's `>` writes -------------------------------------------
+
+ENCODINGS = [
+    ("utf-16-le", codecs.BOM_UTF16_LE),  # Windows PowerShell 5's `>` and Out-File
+    ("utf-16-be", codecs.BOM_UTF16_BE),
+    ("utf-8", codecs.BOM_UTF8),  # PowerShell's -Encoding UTF8, Notepad's "UTF-8 with BOM"
+    ("utf-32-le", codecs.BOM_UTF32_LE),
+]
+
+
+@pytest.mark.parametrize(("encoding", "bom"), ENCODINGS, ids=[e for e, _ in ENCODINGS])
+@pytest.mark.parametrize("chunk", [1, 3, 1 << 16])
+def test_an_input_with_a_byte_order_mark_is_read_in_its_encoding(
+    encoding: str, bom: bytes, chunk: int
+) -> None:
+    text = "id,name\r\nmusic.00000001-0100-11DB-89CA-0019B92A3933,Caf\u00e9\r\n# x\r\nmusic.b\r\n"
+    data = bom + text.encode(encoding)
+    splitter, parser = _Splitter(), _Parser()
+
+    lines = [
+        line for i in range(0, len(data), chunk) for line in splitter.feed(data[i : i + chunk])
+    ]
+    lines += splitter.feed(b"")
+
+    inputs = [item for item in map(parser.feed, lines) if item is not None]
+    assert [(i.track_id, i.problem) for i in inputs] == [
+        ("music.00000001-0100-11DB-89CA-0019B92A3933", None),
+        ("music.b", None),
+    ]
+
+
+def test_utf_16_without_a_byte_order_mark_says_what_encoding_is_wanted() -> None:
+    read_as_utf8 = "music.00000001-0100-11DB-89CA-0019B92A3933".encode("utf-16-le").decode()
+    (item,) = parse(read_as_utf8)
+    assert item.problem is not None and "UTF-16 without a byte-order mark" in item.problem

@@ -10,66 +10,34 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from groove_async.testing import FaultPlan, ScriptedResponse, catalog_track_id
 
 from .conftest import (
-    ROOT,
+    INVALID,
     TOKEN,
+    UNKNOWN,
     ThreadedEmulator,
     catalog_ids,
-    cli_command,
-    cli_env,
+    journal_lines,
     read_jsonl,
     run_cli,
+    wait_for,
     write_ids,
 )
-
-UNKNOWN = "music.0f8fad5b-d9cb-469f-a165-70867728950e"  # a random v4 GUID: not in the catalog
-INVALID = "not-an-id"
+from .conftest import start_cli as start
 
 
 def catalog_of(playlist_entries: tuple[tuple[str, str], ...]) -> list[str]:
     return [catalog for _, catalog in playlist_entries]
 
 
-def journal_lines(path: Path) -> list[dict[str, Any]]:
-    """The journal's whole lines so far (a line being written is left out)."""
-    if not path.exists():
-        return []
-    whole = path.read_bytes().rpartition(b"\n")[0]
-    return [json.loads(line) for line in whole.split(b"\n") if line]
-
-
 def successes(path: Path) -> int:
     return sum(1 for line in journal_lines(path) if line.get("outcome") == "SUCCEEDED")
-
-
-def wait_for(condition: Callable[[], bool], process: subprocess.Popen[str], what: str) -> None:
-    deadline = time.monotonic() + 30
-    while not condition():
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, what
-        time.sleep(0.01)
-
-
-def start(args: list[str], token: str = TOKEN) -> subprocess.Popen[str]:
-    return subprocess.Popen(  # noqa: S603 -- our own interpreter and package
-        cli_command(*args),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cli_env(token),
-        cwd=ROOT,
-    )
 
 
 def test_each_track_once_in_input_order_with_results_in_input_order(

@@ -20,21 +20,21 @@ from groove_async.cli import main
 from groove_async.testing import FaultPlan
 
 from .conftest import (
-    ROOT,
+    INVALID,
     TOKEN,
     ThreadedEmulator,
     catalog_ids,
-    cli_command,
-    cli_env,
+    journal_lines,
     read_jsonl,
     run_cli,
+    start_cli,
+    wait_for,
     write_ids,
 )
 
 SIZE = 1_200
 BATCH = 20
 CONCURRENCY = 2
-INVALID = "not-an-id"
 
 
 def journal_records(path: Path) -> list[dict[str, object]]:
@@ -58,19 +58,8 @@ def start_slow_import(
     args = ["add", str(source), "--base-url", emulator.url, "--journal", str(journal)]
     args += ["--output", str(output), "--batch-size", str(BATCH)]
     args += ["--concurrency", str(CONCURRENCY)]
-    process = subprocess.Popen(  # noqa: S603 -- our own interpreter and package
-        cli_command(*args),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cli_env(token),
-        cwd=ROOT,
-    )
-    deadline = time.monotonic() + 30
-    while not journal.exists() or journal.read_bytes().count(b"\n") < 300:
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "the import did not get going"
-        time.sleep(0.01)
+    process = start_cli(args, token)
+    wait_for(lambda: len(journal_lines(journal)) > 300, process, "the import did not get going")
     return process, ids, inputs, journal, output
 
 
@@ -249,3 +238,42 @@ def test_second_ctrl_c_abandons_the_batches_in_flight(
     assert done.returncode == 1, done.stderr
     assert [r["outcome"] for r in read_jsonl(output)].count("SUCCEEDED") == SIZE
     assert set(emulator.collection()) == set(ids)
+
+
+def test_a_second_ctrl_c_fails_only_what_was_sent(
+    emulator: ThreadedEmulator, tmp_path: Path
+) -> None:
+    # Issue 19, break 13: at concurrency 8 the summary said 900 FAILED ("may or may not have
+    # been applied") where 800 were in flight; the IDs read but never sent are NOT_SENT.
+    ids = catalog_ids(20_000)
+    source = write_ids(tmp_path / "ids.txt", ids)
+    journal, output = tmp_path / "import.journal", tmp_path / "out.jsonl"
+    emulator.set_faults(FaultPlan(latency=0.1))
+    args = ["add", str(source), "--base-url", emulator.url, "--journal", str(journal)]
+    args += ["--output", str(output), "--concurrency", "8", "--batch-size", "100"]
+    process = start_cli(args)
+    wait_for(lambda: len(journal_lines(journal)) > 1_000, process, "the import did not get going")
+    emulator.set_faults(FaultPlan(latency=1.5))  # the next POSTs are held, then applied
+    hung = time.monotonic()
+    time.sleep(0.4)  # every slot now holds a POST the emulator has received
+
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=20)
+    time.sleep(max(0.0, hung + 2.5 - time.monotonic()))  # the held POSTs are applied by now
+
+    assert process.returncode == 130, stderr
+    results = read_jsonl(output)
+    assert [r["input_id"] for r in results] == ids
+    by = {
+        o: {r["input_id"] for r in results if r["outcome"] == o}
+        for o in ("SUCCEEDED", "FAILED", "NOT_SENT")
+    }
+    held = set(emulator.collection())
+    assert {r["error"]["code"] for r in results if r["outcome"] == "FAILED"} == {"ABANDONED"}
+    assert 0 < len(by["FAILED"]) <= 800  # at most the 8 POSTs in flight
+    assert held == by["SUCCEEDED"] | by["FAILED"]  # every FAILED ID was sent (and applied)
+    assert not by["NOT_SENT"] & held
+    (row,) = (line.split() for line in stdout.splitlines() if line.strip().startswith("FAILED"))
+    assert row[:3] == ["FAILED", f"{len(held) - len(by['SUCCEEDED']):,}", "ABANDONED"]
