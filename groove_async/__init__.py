@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         GrooveError,
         HTTPStatusError,
         PlaylistConflictError,
+        PlaylistEditError,
         ResultMismatchError,
         TransportError,
     )
@@ -66,6 +67,7 @@ _HOMES: dict[str, str] = {
     "GrooveError": "._errors",
     "HTTPStatusError": "._errors",
     "PlaylistConflictError": "._errors",
+    "PlaylistEditError": "._errors",
     "ResultMismatchError": "._errors",
     "TransportError": "._errors",
     "BatchFinished": "._events",
@@ -107,6 +109,7 @@ __all__ = [
     "Outcome",
     "Playlist",
     "PlaylistConflictError",
+    "PlaylistEditError",
     "PlaylistResult",
     "ProgressEvent",
     "Request",
