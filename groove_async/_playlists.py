@@ -53,10 +53,17 @@ from ._ids import normalise_id
 from ._library import LibraryReader
 from ._library_wire import EditResult, edit_playlist_id, playlist_action, read_edit
 from ._models import BulkResult, Columns, ErrorInfo, Outcome, PlaylistResult
-from ._playlist_steps import ChunkSteps, settle
+from ._playlist_steps import PLAYLIST_FULL, ChunkSteps, settle
 from ._retry import RetryPolicy
 
-__all__ = ["CHUNK", "MAX_NAME_LENGTH", "PlaylistEditor", "provisional_name"]
+__all__ = [
+    "CHUNK",
+    "MAX_NAME_LENGTH",
+    "PLAYLIST_FULL",
+    "PlaylistEditor",
+    "check_marker",
+    "provisional_name",
+]
 
 #: The most track actions per edit (spec 9.1).
 CHUNK: Final = 100
