@@ -64,9 +64,11 @@ class Read:
 
 @attrs.frozen
 class Send:
-    """Send the chunk under ``token`` (``None``: the service gave none; unguarded)."""
+    """Send the edit under ``token`` (``None``: the service gave none; unguarded), after waiting
+    ``wait`` seconds."""
 
     token: str | None
+    wait: float = 0.0
 
 
 @attrs.frozen
@@ -216,31 +218,46 @@ class CreateSteps:
 
 
 class ResendSteps:
-    """The decisions of an edit that may be sent again blindly (a rename: setting a name twice
-    is harmless; a delete: one that finds the playlist gone after a lost answer is done)."""
+    """The decisions of an edit that may be sent again blindly: a rename (setting a name twice
+    is harmless; with ``check``, a lost answer is first resolved by reading the name back) or a
+    delete (``gone_is_done``: one that finds the playlist gone after a lost answer is done)."""
 
-    def __init__(self, policy: RetryPolicy, *, gone_is_done: bool = False) -> None:
+    def __init__(
+        self, policy: RetryPolicy, *, gone_is_done: bool = False, check: bool = False
+    ) -> None:
         self._policy = policy
         self._gone_is_done = gone_is_done
+        self._check = check
         self._unknown = 0
+        self._cause: BatchError | None = None
 
-    def start(self) -> Send:
+    def start(self) -> Step:
         """The first step: send it."""
         return Send(None)
 
-    def answered(self) -> Done:
+    def answered(self) -> Step:
         """A 200: done."""
         return Done(Columns(), 0)
 
-    def unknown(self, cause: BatchError) -> Send | Read | Stop:
-        """The outcome is unknown: send again, up to the policy's attempts."""
+    def unknown(self, cause: BatchError) -> Step:
+        """The outcome is unknown: read back (``check``) or send again, up to the attempts."""
         self._unknown += 1
+        self._cause = cause
         if self._unknown >= self._policy.attempts:
             reason = f"{cause} ({attempts_text(self._unknown)})"
             return Stop(StopKind.UNKNOWN, reason, Columns(), error_info_for(cause).code, sent=True)
-        return Read(self._policy.backoff(self._unknown))
+        wait = self._policy.backoff(self._unknown)
+        return Read(wait) if self._check else Send(None, wait)
 
-    def refused(self, exc: HTTPStatusError) -> Done | Stop:
+    def checked(self, applied: bool) -> Step:
+        """The read-back says whether the edit is in place: done, or send it again."""
+        return Done(Columns(), 0) if applied else Send(None)
+
+    def read_failed(self, cause: BatchError) -> Step:
+        """The read-back failed: the edit is harmless to send again, so send it."""
+        return Send(None)
+
+    def refused(self, exc: HTTPStatusError) -> Step:
         """Refused: done if it is a delete that finds the playlist gone after a lost answer."""
         if self._gone_is_done and self._unknown > 0 and exc.status == 404:
             return Done(Columns(), 0)
