@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -95,3 +96,25 @@ def test_14_kill_9_between_create_and_journal_then_resume_leaves_one_playlist(
     assert (playlist.id, playlist.name) == (orphan.id, "Crash")
     assert catalog_of(playlist.entries) == ids
     assert [r["outcome"] for r in read_jsonl(output)] == ["SUCCEEDED"] * 150
+
+
+def test_1_a_resume_takes_no_more_than_one_chunk_in_flight_for_its_own(
+    emulator: ThreadedEmulator, tmp_path: Path
+) -> None:
+    ids = catalog_ids(300)
+    source = write_ids(tmp_path / "ids.txt", ids)
+    journal, output = tmp_path / "pl.journal", tmp_path / "out.jsonl"
+    args = ["playlist", "create", "Twice", str(source), "--base-url", emulator.url]
+    args += ["--journal", str(journal), "--output", str(output)]
+    assert run_cli(*args).returncode == 0
+    # The journal two chunks behind the playlist: no run of this journal could leave that (each
+    # chunk's results are on disk before the next is sent), so the entries are someone else's.
+    kept = [line for line in journal.read_text().splitlines() if json.loads(line).get("p", 0) < 100]
+    journal.write_text("\n".join(kept) + "\n")
+    emulator.call(emulator.server.clear_requests)
+
+    done = run_cli(*args)
+
+    assert done.returncode == 1, done.stderr
+    assert "someone else edited it; nothing was sent" in done.stderr.splitlines()[-1]
+    assert [r for r in emulator.requests if r.method == "POST"] == []

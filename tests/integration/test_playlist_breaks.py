@@ -299,6 +299,28 @@ async def test_6_a_read_back_refused_every_time_leaves_the_chunk_failed_not_reje
     assert held(server, made.id) == tracks(100)  # the edit was applied: FAILED, never REJECTED
 
 
+# -- 7 (the editor's share): an Add success without its entry Id is not taken on trust ----------
+
+
+async def test_7_an_add_answered_without_its_entry_id_is_read_back(
+    server: FakeGrooveServer,
+) -> None:
+    def without_an_id(request: Request, response: Response) -> Response:
+        if not is_edit(request) or response.status != 200:
+            return response
+        body = json.loads(response.body)
+        del body["PlaylistActionResult"]["TrackActionResults"][1]["Id"]
+        return Response(200, response.headers, json.dumps(body).encode())
+
+    async with client(server, Hostile(server.transport(), reply=without_an_id)) as groove:
+        made = await groove.create_playlist("Trusting", [])
+        added = await groove.add_to_playlist(made.id, tracks(3))
+    playlist = server.playlist(TOKEN, made.id)
+    assert playlist is not None and added.ok
+    assert [r.id for r in added] == [entry for entry, _ in playlist.entries]  # none is None
+    assert held(server, made.id) == tracks(3)
+
+
 # -- 10: one lock per playlist, however its GUID is spelt -----------------------------------------
 
 
