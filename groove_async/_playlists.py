@@ -44,7 +44,6 @@ from ._edit_steps import (
 from ._errors import (
     AuthenticationError,
     BatchError,
-    DecodeError,
     HTTPStatusError,
     PlaylistConflictError,
     PlaylistEditError,
@@ -111,26 +110,40 @@ class PlaylistEditor:
         crash between its creation and its rename) is taken over instead of making another.
         """
         adopt = marker is not None
+        try:
+            playlist_id = await self._created(name, published, marker, track_ids)
+        except AuthenticationError as exc:
+            exc.partial = settle(Columns(), track_ids).build()  # nothing was sent
+            raise
+        tracks = await self.append(playlist_id, track_ids, expected=None if adopt else 0)
+        return PlaylistResult(playlist_id, name, tracks)
+
+    async def _created(
+        self, name: str, published: bool, marker: str | None, track_ids: list[str]
+    ) -> str:
+        """The new playlist, created once and named ``name``: its ID.
+
+        Raises:
+            PlaylistEditError: it could not be created, or not named (then with its ID).
+        """
         provisional = provisional_name(name, marker or secrets.token_hex(4))
-        steps = CreateSteps(self._policy, time.monotonic(), adopt=adopt)
+        steps = CreateSteps(self._policy, time.monotonic(), adopt=marker is not None)
         outcome = await self._run(
             steps.start(), self._create_executor(steps, provisional, published)
         )
         if isinstance(outcome, Stop):
             raise _error(outcome, None, settle(Columns(), track_ids).build(), "creating it")
         assert isinstance(outcome, Created)
-        playlist_id = outcome.playlist_id
-        renamed = await self._resend(playlist_action(playlist_id=playlist_id, name=name), "update")
+        renamed = await self._rename(outcome.playlist_id, name)
         if renamed is not None:
             partial = settle(Columns(), track_ids).build()
-            raise _error(renamed, playlist_id, partial, "naming it")
-        tracks = await self.append(playlist_id, track_ids, expected=None if adopt else 0)
-        return PlaylistResult(playlist_id, name, tracks)
+            raise _error(renamed, outcome.playlist_id, partial, "naming it")
+        return outcome.playlist_id
 
     def _create_executor(self, steps: CreateSteps, provisional: str, published: bool) -> _Executor:
         async def execute(step: Step) -> Step:
+            await self._wait(step.wait if isinstance(step, Read | Send) else 0.0)
             if isinstance(step, Read):
-                await self._wait(step.wait)
                 try:
                     token = (await self._reader.profile()).token
                 except BatchError as exc:
@@ -201,8 +214,8 @@ class PlaylistEditor:
 
     def _chunk_executor(self, steps: ChunkSteps, playlist_id: str) -> _Executor:
         async def execute(step: Step) -> Step:
+            await self._wait(step.wait if isinstance(step, Read | Send) else 0.0)
             if isinstance(step, Read):
-                await self._wait(step.wait)
                 try:
                     playlist, token = await self._reader.lookup(playlist_id)
                 except BatchError as exc:
@@ -245,18 +258,32 @@ class PlaylistEditor:
 
     # -- the steps' execution -----------------------------------------------------------------
 
-    async def _resend(self, body: bytes, action: str) -> Stop | None:
-        """An edit that may be sent again blindly (a rename): ``None`` once done."""
-        steps = ResendSteps(self._policy)
-        outcome = await self._run(steps.start(), self._resend_executor(steps, action, body, []))
+    async def _rename(self, playlist_id: str, name: str) -> Stop | None:
+        """Give the playlist its name (harmless twice; a lost answer is resolved by reading
+        the name back): ``None`` once done."""
+        steps = ResendSteps(self._policy, check=True)
+        body = playlist_action(playlist_id=playlist_id, name=name)
+        execute = self._resend_executor(steps, "update", body, [])
+
+        async def read_back(step: Step) -> Step:
+            if not isinstance(step, Read):
+                return await execute(step)
+            await self._wait(step.wait)
+            try:
+                playlist, _ = await self._reader.lookup(playlist_id)
+            except BatchError as exc:
+                return steps.read_failed(exc)
+            return steps.checked(playlist.name == name)
+
+        outcome = await self._run(steps.start(), read_back)
         return outcome if isinstance(outcome, Stop) else None
 
     def _resend_executor(
         self, steps: ResendSteps, action: str, body: bytes, last: list[BatchError]
     ) -> _Executor:
         async def execute(step: Step) -> Step:
-            if isinstance(step, Read):  # wait, then send again
-                await self._wait(step.wait)
+            assert isinstance(step, Send)
+            await self._wait(step.wait)
             answer = await self._post(action, body)
             if isinstance(answer, EditResult):
                 return steps.answered()
@@ -282,10 +309,10 @@ class PlaylistEditor:
             return read_edit(await self._caller.post(self._path(action), body))
         except OutcomeUnknown as exc:
             return _Lost(exc.cause)
-        except DecodeError as exc:
-            return _Lost(exc)
-        except HTTPStatusError as exc:
+        except HTTPStatusError as exc:  # a refusal: nothing of this attempt was applied
             return exc
+        except BatchError as exc:  # an unreadable 200 (or anything else): unknown too
+            return _Lost(exc)
 
     async def _wait(self, seconds: float) -> None:
         if seconds > 0:

@@ -189,8 +189,7 @@ async def test_3_a_server_dying_after_a_chunk_leaves_a_playlist_a_resume_complet
 
 async def test_3_a_failed_rename_names_the_playlist(server: FakeGrooveServer) -> None:
     def hook(request: Request) -> Response | None:
-        renaming = request.url.endswith("/playlists/update") and b"TrackActions" not in request.body
-        return status(400, "COLLECTION_INVALID_PLAYLIST_INFO") if renaming else None
+        return status(400, "COLLECTION_INVALID_PLAYLIST_INFO") if is_rename(request) else None
 
     async with client(server, Hostile(server.transport(), hook)) as groove:
         with pytest.raises(PlaylistEditError) as info:
@@ -200,6 +199,27 @@ async def test_3_a_failed_rename_names_the_playlist(server: FakeGrooveServer) ->
     assert info.value.code == "COLLECTION_INVALID_PLAYLIST_INFO"
     assert info.value.partial is not None
     assert [r.outcome for r in info.value.partial] == [Outcome.NOT_SENT] * 3
+
+
+def is_rename(request: Request) -> bool:
+    return request.url.endswith("/playlists/update") and b"TrackActions" not in request.body
+
+
+async def test_3_a_rename_applied_whose_answers_are_lost_is_read_back_not_given_up(
+    server: FakeGrooveServer,
+) -> None:
+    renames = []
+
+    def lose_renames(request: Request, response: Response) -> Response:
+        if is_rename(request):
+            renames.append(request)
+            return status(500, "INTERNAL_SERVER_ERROR")  # applied; every answer lost
+        return response
+
+    async with client(server, Hostile(server.transport(), reply=lose_renames)) as groove:
+        made = await groove.create_playlist("Named", tracks(3))
+    assert made.tracks.ok and len(renames) == 1  # the read-back found the name: no resend
+    assert [p.name for p in server.playlists(TOKEN)] == ["Named"]
 
 
 # -- 4: late commits of our own edit are ours ---------------------------------------------------
@@ -400,7 +420,7 @@ async def test_14_a_cancel_between_create_and_rename_is_taken_over_by_the_same_m
     renaming = asyncio.Event()
 
     async def hook(request: Request) -> None:
-        if request.url.endswith("/playlists/update") and b"TrackActions" not in request.body:
+        if is_rename(request):
             renaming.set()
             await asyncio.sleep(30)  # the rename hangs
 
