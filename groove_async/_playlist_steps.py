@@ -156,20 +156,20 @@ class ChunkSteps:
         return Read(self._policy.backoff(self._unknown))
 
     def read_failed(self, cause: BatchError) -> Step:
-        """A read failed for good (the caller's retries spent, or refused): not a refusal of
-        the edit. Read again within the policy, then stop with that cause."""
+        """A read failed for good: not a refusal of the edit. A refusal (a lagging replica's
+        404: the send path does not retry refusals) is read again within the policy; a
+        transient failure already had the policy's attempts. Then the chunk stops with that
+        cause: NOT_SENT when nothing was sent, else FAILED (its outcome unknown)."""
         self._read_failures += 1
-        if self._unknown == 0 and isinstance(cause, HTTPStatusError) and cause.status == 404:
-            # Nothing sent and the playlist is not there: no such playlist.
-            info = error_info_for(cause)
-            columns = Columns.uniform(self.chunk, Outcome.NOT_SENT, info)
-            return Stop(StopKind.REFUSED, f"cannot read the playlist: {cause}", columns, info.code)
-        if self._read_failures < self._policy.attempts:
+        refusal = isinstance(cause, HTTPStatusError) and not cause.transient
+        first_contact = self.expected is None  # nothing says the playlist exists: a 404 is final
+        if refusal and not first_contact and self._read_failures < self._policy.attempts:
             return Read(self._policy.backoff(self._read_failures))
         if self._unknown == 0:
             info = error_info_for(cause)
             columns = Columns.uniform(self.chunk, Outcome.NOT_SENT, info)
-            return Stop(StopKind.UNKNOWN, f"cannot read the playlist: {cause}", columns, info.code)
+            kind = StopKind.REFUSED if refusal else StopKind.UNKNOWN
+            return Stop(kind, f"cannot read the playlist: {cause}", columns, info.code)
         self._cause = cause
         tries = self._read_failures
         return self._stop(

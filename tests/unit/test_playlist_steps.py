@@ -179,10 +179,28 @@ def test_6_a_refused_read_is_read_again_then_the_chunk_failed_with_that_cause() 
     assert outcomes(stop.columns) == [Outcome.FAILED] * 3
 
 
-def test_a_404_before_anything_was_sent_is_no_such_playlist() -> None:
-    stop = steps().read_failed(HTTPStatusError(404, "COLLECTION_NO_RESULT"))
+def test_a_404_at_first_contact_is_no_such_playlist() -> None:
+    stop = steps(expected=None).read_failed(HTTPStatusError(404, "COLLECTION_NO_RESULT"))
     assert isinstance(stop, Stop) and stop.kind is StopKind.REFUSED
     assert outcomes(stop.columns) == [Outcome.NOT_SENT] * 3
+
+
+def test_a_404_of_a_playlist_known_to_exist_is_read_again_then_not_sent() -> None:
+    machine = steps(expected=0)  # just created: a lagging replica may not know it yet
+    lagging = HTTPStatusError(404, "COLLECTION_NO_RESULT")
+    assert isinstance(machine.read_failed(lagging), Read)
+    assert isinstance(machine.read_failed(lagging), Read)
+    stop = machine.read_failed(lagging)
+    assert isinstance(stop, Stop) and outcomes(stop.columns) == [Outcome.NOT_SENT] * 3
+
+
+def test_a_read_whose_retries_the_send_path_spent_is_not_retried_again() -> None:
+    machine = steps()
+    machine.read(10, "v1")
+    machine.unknown(LOST)
+    stop = machine.read_failed(TransportError("connection refused"))
+    assert isinstance(stop, Stop) and stop.code == "CONNECTION_ERROR"
+    assert outcomes(stop.columns) == [Outcome.FAILED] * 3
 
 
 def test_11_a_full_playlist_refuses_the_chunk_and_ends_the_operation() -> None:
