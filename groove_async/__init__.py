@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         GrooveError,
         HTTPStatusError,
         PlaylistConflictError,
+        PlaylistEditError,
         ResultMismatchError,
     )
     from ._events import (
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
         PlaylistResult,
         TrackResult,
     )
+    from ._playlist_steps import PLAYLIST_FULL
     from ._playlists import MAX_PLAYLIST_NAME_LENGTH, PLAYLIST_CHUNK
     from ._retry import RetryPolicy
     from ._transport import Request, Response, Transport, TransportError
@@ -75,6 +77,7 @@ _HOMES: dict[str, str] = {
     "GrooveError": "._errors",
     "HTTPStatusError": "._errors",
     "PlaylistConflictError": "._errors",
+    "PlaylistEditError": "._errors",
     "ResultMismatchError": "._errors",
     "BatchFinished": "._events",
     "BatchStarted": "._events",
@@ -96,6 +99,7 @@ _HOMES: dict[str, str] = {
     "TrackResult": "._models",
     "MAX_PLAYLIST_NAME_LENGTH": "._playlists",
     "PLAYLIST_CHUNK": "._playlists",
+    "PLAYLIST_FULL": "._playlist_steps",
     "Request": "._transport",
     "Response": "._transport",
     "RetryPolicy": "._retry",
@@ -108,6 +112,7 @@ __all__ = [
     "MAX_ID_LENGTH",
     "MAX_PLAYLIST_NAME_LENGTH",
     "PLAYLIST_CHUNK",
+    "PLAYLIST_FULL",
     "AuthenticationError",
     "BatchError",
     "BatchFinished",
@@ -125,6 +130,7 @@ __all__ = [
     "Outcome",
     "Playlist",
     "PlaylistConflictError",
+    "PlaylistEditError",
     "PlaylistResult",
     "ProgressEvent",
     "Request",

@@ -11,7 +11,7 @@ from ._checks import check_iterable
 from ._ids import IdValidator
 from ._library import LibraryReader
 from ._models import BulkResult, LibraryTrack, Playlist, PlaylistResult
-from ._playlists import MAX_PLAYLIST_NAME_LENGTH, PlaylistEditor
+from ._playlists import MAX_PLAYLIST_NAME_LENGTH, PlaylistEditor, check_marker
 
 __all__ = ["LibraryMethods"]
 
@@ -31,6 +31,7 @@ class LibraryMethods:
         track_ids: Iterable[str] | AsyncIterable[str] = (),
         *,
         published: bool = False,
+        marker: str | None = None,
     ) -> PlaylistResult:
         """Create a playlist holding ``track_ids`` in order, each exactly once.
 
@@ -38,29 +39,42 @@ class LibraryMethods:
         kept. After a failure whose outcome is unknown the client reads the playlist back
         before going on, so nothing is added twice, and while the playlist is being created it
         carries a provisional name (``name`` and a random marker) so that a lost answer cannot
-        make two playlists.
+        make two playlists. A failure once the playlist exists names it
+        (:attr:`PlaylistEditError.playlist_id`) with one result per track, so that the rest can
+        be appended to it with :meth:`add_to_playlist`.
 
         Args:
             name: 1 to 256 characters.
             track_ids: catalog IDs (``music.<GUID>``), read and checked before any request.
             published: whether the playlist is published.
+            marker: 1 to 32 lower-case letters and digits naming this creation, for a caller
+                that records it before the call (a journal): the playlist carries
+                ``name [groove-async <marker>]`` until it is named, and a later call with the
+                same marker takes over a playlist a crash left under that name instead of
+                making another. ``None``: a random marker.
 
         Returns:
             The playlist's ID and name, and one result per track (a success's ``id`` is its
             playlist-entry ID).
 
         Raises:
-            TypeError, ValueError: a bad name or track ID (nothing is sent).
-            PlaylistConflictError: someone else edited the playlist meanwhile.
+            TypeError, ValueError: a bad name, marker or track ID (nothing is sent).
+            PlaylistConflictError: someone else edited the playlist meanwhile (a
+                :class:`PlaylistEditError`).
+            PlaylistEditError: the create stopped: a refusal, the policy spent on failures
+                whose outcome is unknown (the last cause, "gave up after N attempts"), a
+                playlist that could not be read back. ``playlist_id`` names the playlist once
+                it exists, ``partial`` holds one result per track.
             AuthenticationError: the token was refused and could not be refreshed.
-            BatchError: a request failed for good (a refusal, or the retries were spent).
         """
         self._check_open()
         _check_name(name)
         if not isinstance(published, bool):
             raise TypeError(f"published must be a bool, not {type(published).__name__}")
+        if marker is not None:
+            check_marker(marker)
         ids = await self._checked(track_ids)
-        return await self._editor.create(name, ids, published=published)
+        return await self._editor.create(name, ids, published=published, marker=marker)
 
     async def add_to_playlist(
         self,
@@ -81,13 +95,15 @@ class LibraryMethods:
                 :class:`PlaylistConflictError` before anything is sent.
 
         Returns:
-            One result per input, in input order; a success's ``id`` is its entry ID.
+            One result per input, in input order; a success's ``id`` is its entry ID. A
+            playlist that reaches the service's cap (1,000 entries) refuses the chunk that would
+            overflow it: that chunk and the rest are REJECTED ``COLLECTION_PLAYLIST_FULL``.
 
         Raises:
             TypeError, ValueError: a bad playlist or track ID (nothing is sent).
             PlaylistConflictError: someone else edited the playlist meanwhile; ``partial``
                 holds one result per input.
-            AuthenticationError, BatchError: as :meth:`create_playlist`.
+            PlaylistEditError, AuthenticationError: as :meth:`create_playlist`.
         """
         self._check_open()
         self._check_playlist_id(playlist_id)

@@ -10,7 +10,8 @@ raised to callers, nor chained to what is.
 
     GrooveError
     ├── AuthenticationError      401 that a token refresh could not cure (raised; has .partial)
-    ├── PlaylistConflictError    someone else edited a playlist during an edit (raised; .partial)
+    ├── PlaylistEditError        a playlist edit stopped (raised; .playlist_id, .partial, .code)
+    │   └── PlaylistConflictError    someone else edited the playlist meanwhile
     └── BatchError               one POST failed; becomes FAILED/REJECTED items, not raised
         ├── HTTPStatusError      a non-200 status (status, code, retry_after, transient)
         ├── TransportError       connection refused/dropped, timeout, oversized body
@@ -39,6 +40,7 @@ __all__ = [
     "GrooveError",
     "HTTPStatusError",
     "PlaylistConflictError",
+    "PlaylistEditError",
     "ResultMismatchError",
 ]
 
@@ -184,31 +186,91 @@ def _rebuild_auth_error(
     return AuthenticationError(message, status=status, code=code, partial=partial)
 
 
-class PlaylistConflictError(GrooveError):
+class PlaylistEditError(GrooveError):
+    """A playlist edit (create, append) stopped before it was done.
+
+    Raised when the policy was spent on failures that leave an edit's outcome unknown (an
+    outage: the last cause and "gave up after N attempts"), when the service refused an edit
+    for good, when the playlist could not be read back, or when an edit of unknown outcome
+    could not be resent safely (a service that gives no ``CollectionStateToken``).
+
+    Attributes:
+        playlist_id: the playlist's ID (``music.playlist.<guid>``) once it exists, so that the
+            caller can append the rest to it (``add_to_playlist``), else ``None``.
+        partial: a :class:`~groove_async.BulkResult` with one result per track asked for:
+            SUCCEEDED (with its entry ID) for what the playlist holds, FAILED where a chunk was
+            sent and its outcome is unknown (it may or may not have been applied: read the
+            playlist back before sending it again), REJECTED where the service refused it,
+            NOT_SENT for the rest.
+        code: the cause's code (the service's ``ErrorCode``, ``HTTP_<status>``, ``TIMEOUT``,
+            ``CONNECTION_ERROR``, ``CONCURRENT_EDIT``...), if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        playlist_id: str | None = None,
+        partial: BulkResult | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.playlist_id = playlist_id
+        self.partial = partial
+        self.code = code
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_edit_error, (str(self), self.playlist_id, self.partial, self.code))
+
+
+def _rebuild_edit_error(
+    message: str, playlist_id: str | None, partial: BulkResult | None, code: str | None
+) -> PlaylistEditError:
+    return PlaylistEditError(message, playlist_id=playlist_id, partial=partial, code=code)
+
+
+class PlaylistConflictError(PlaylistEditError):
     """A playlist edit could not go on without papering over someone else's edit.
 
     Raised when the playlist holds other entries than the edit expects (someone else added or
-    removed entries meanwhile), or when the collection kept changing under every attempt.
+    removed entries meanwhile), when a read-back holds what our edit could not have left, or
+    when the collection kept changing under every attempt (409s for the policy's ``timeout``).
 
     Attributes:
-        partial: for an append, a :class:`~groove_async.BulkResult` with one result per input:
-            what was added (SUCCEEDED with its entry ID), the chunk in flight FAILED
-            (``CONCURRENT_EDIT``: its outcome is unknown), the rest NOT_SENT; else ``None``.
+        playlist_id: as :class:`PlaylistEditError`.
+        partial: a :class:`~groove_async.BulkResult` with one result per input: what was added
+            (SUCCEEDED with its entry ID), the chunk in flight FAILED (``CONCURRENT_EDIT``: its
+            outcome is unknown), the rest NOT_SENT; ``None`` for a create that did not start.
+        code: ``CONCURRENT_EDIT``.
         chunk_sent: whether the chunk in flight had gone out when the conflict was found.
     """
 
     def __init__(
-        self, message: str, *, partial: BulkResult | None = None, chunk_sent: bool = False
+        self,
+        message: str,
+        *,
+        playlist_id: str | None = None,
+        partial: BulkResult | None = None,
+        chunk_sent: bool = False,
+        code: str | None = "CONCURRENT_EDIT",
     ) -> None:
-        super().__init__(message)
-        self.partial = partial
+        super().__init__(message, playlist_id=playlist_id, partial=partial, code=code)
         self.chunk_sent = chunk_sent
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_conflict, (str(self), self.partial, self.chunk_sent))
+        return (
+            _rebuild_conflict,
+            (str(self), self.playlist_id, self.partial, self.chunk_sent, self.code),
+        )
 
 
 def _rebuild_conflict(
-    message: str, partial: BulkResult | None, chunk_sent: bool
+    message: str,
+    playlist_id: str | None,
+    partial: BulkResult | None,
+    chunk_sent: bool,
+    code: str | None,
 ) -> PlaylistConflictError:
-    return PlaylistConflictError(message, partial=partial, chunk_sent=chunk_sent)
+    return PlaylistConflictError(
+        message, playlist_id=playlist_id, partial=partial, chunk_sent=chunk_sent, code=code
+    )

@@ -12,25 +12,32 @@ output, progress, summary, journal and exit statuses) with a sender of its own,
   chunk's results are on disk before the next chunk is sent; a resumed run appends to that same
   playlist, after reading it back (:mod:`~groove_async.cli.playlist_resume`), so that no track
   is added twice across a crash;
-* a chunk that fails (someone else edited the playlist, a refusal, a request that failed for
-  good) stops the command: that chunk's results are recorded (``PlaylistConflictError.partial``
-  for a conflict), the rest is NOT_SENT, one line says why, and the exit status is 1.
+* a chunk that fails (someone else edited the playlist, a refusal, an outage, a playlist that
+  could not be read back) stops the command: that chunk's results are recorded
+  (:attr:`PlaylistEditError.partial`: FAILED where it was sent and its outcome is unknown, which a
+  resume settles by reading the playlist back), the rest is NOT_SENT, one line says why, and the
+  exit status is 1; so does a playlist that reaches the service's cap (the refused chunk
+  REJECTED ``COLLECTION_PLAYLIST_FULL``);
+* with ``--journal``, the playlist is created under a marker derived from the journal, so that
+  a run killed between the creation and the journaling of its ID leaves nothing the resumed run
+  does not find again.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 from typing import Final
 
 from groove_async import (
     PLAYLIST_CHUNK,
+    PLAYLIST_FULL,
     BatchError,
     ErrorInfo,
-    HTTPStatusError,
     Outcome,
-    PlaylistConflictError,
+    PlaylistEditError,
     TrackResult,
 )
 
@@ -39,7 +46,6 @@ from .importer import _Context, _Job
 from .playlist_resume import _Conflict, _reconcile
 from .progress import _count
 
-CHUNK: Final = PLAYLIST_CHUNK
 """Tracks per playlist edit: the most the service takes (spec 9.1), as the client cuts them."""
 
 
@@ -148,23 +154,38 @@ class _PlaylistSender:
             results = await self._client.add_to_playlist(
                 self.playlist_id, chunk, expected_count=self._entries
             )
-        except PlaylistConflictError as exc:
+        except PlaylistEditError as exc:  # a conflict, a refusal, an outage, a failed read-back
             self._halt(f"stopped: {exc}")
             if exc.partial is not None and len(exc.partial) == len(chunk):
                 return list(exc.partial)
             return _all(chunk, Outcome.FAILED, _CONFLICT)
-        except BatchError as exc:
-            self._halt(f"stopped: adding to the playlist {self.playlist_id} failed: {exc}")
-            return _all(chunk, _outcome_of(exc), _error_of(exc))
         self._entries += len(results.succeeded)
+        full = next((r.error for r in results if r.error and r.error.code == PLAYLIST_FULL), None)
+        if full is not None:  # the service's cap: the rest would be refused the same way
+            self._halt(
+                f"stopped: adding to the playlist {self.playlist_id} failed: it is full: "
+                f"{full.code} ({full.description or 'the playlist holds 1,000 entries'})"
+            )
         return list(results)
 
     async def _create(self) -> bool:
-        """Create the playlist (and journal its ID); whether it was."""
+        """Create the playlist (and journal its ID); whether it was.
+
+        With a journal, the creation is named by a marker derived from the journal's header:
+        a run killed after the playlist was created but before its ID reached the journal
+        leaves it under ``NAME [groove-async <marker>]``, and the resumed run takes it over
+        instead of making another.
+        """
+        marker = None if self._journal is None else _marker(self._journal.journal.header.to_line())
         try:
-            made = await self._client.create_playlist(self._name, (), published=self._published)
-        except (BatchError, PlaylistConflictError) as exc:
-            return self._halt(f"stopped: the playlist {self._name!r} could not be created: {exc}")
+            made = await self._client.create_playlist(
+                self._name, (), published=self._published, marker=marker
+            )
+        except PlaylistEditError as exc:
+            where = f" {exc.playlist_id}" if exc.playlist_id else ""
+            return self._halt(
+                f"stopped: the playlist {self._name!r}{where} could not be created: {exc}"
+            )
         self.playlist_id = made.id
         self._progress.message(f"Created the playlist {self._name!r}: {made.id}")
         return self._journal is None or await self._journal.write_playlist(made.id)
@@ -178,11 +199,12 @@ class _PlaylistSender:
 
 
 async def _chunks(ids: AsyncIterator[str], stop: asyncio.Event) -> AsyncIterator[list[str]]:
-    """The IDs in chunks of :data:`CHUNK` (the last one shorter), until ``stop`` is set."""
+    """The IDs in chunks of :data:`~groove_async.PLAYLIST_CHUNK` (the last one shorter), until
+    ``stop`` is set."""
     chunk: list[str] = []
     while (track_id := await _next(ids, stop)) is not None:
         chunk.append(track_id)
-        if len(chunk) == CHUNK:
+        if len(chunk) == PLAYLIST_CHUNK:
             yield chunk
             chunk = []
     if chunk and not stop.is_set():
@@ -217,16 +239,6 @@ def _all(chunk: list[str], outcome: Outcome, error: ErrorInfo) -> list[TrackResu
     return [TrackResult(track_id, None, error, outcome) for track_id in chunk]
 
 
-def _outcome_of(exc: BatchError) -> Outcome:
-    """REJECTED for the service's refusal (nothing was added), else FAILED (maybe added)."""
-    if isinstance(exc, HTTPStatusError) and not exc.transient and 400 <= exc.status < 500:
-        return Outcome.REJECTED
-    return Outcome.FAILED
-
-
-def _error_of(exc: BatchError) -> ErrorInfo:
-    """A failed request as the results' error: the service's code, or the client's."""
-    if isinstance(exc, HTTPStatusError):
-        description = exc.description or f"HTTP {exc.status}"
-        return ErrorInfo(exc.code or f"HTTP_{exc.status}", description, exc.message)
-    return ErrorInfo(exc.code or "BATCH_ERROR", "The request failed", str(exc))
+def _marker(header: bytes) -> str:
+    """The marker of a journal's playlist creation: the same for every run of that journal."""
+    return hashlib.sha256(b"playlist-marker\0" + header).hexdigest()[:12]

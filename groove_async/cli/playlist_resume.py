@@ -11,8 +11,10 @@ and holds it against the journal:
   against the next unfinished inputs of the file (an entry's catalog ID against the input with
   its GUID upper-cased) and recorded as SUCCEEDED, never sent again. An input passed over
   before the last match was in that same chunk and refused by the service (its reason lost
-  with the answer): it is recorded REJECTED, ``NOT_ADDED``. Entries that match no next input
-  are someone else's: nothing is sent.
+  with the answer): it is recorded REJECTED, ``NOT_ADDED``. One chunk at most was in flight
+  (each chunk's results reach the journal before the next is sent), so the matches must lie
+  within the next :data:`~groove_async.PLAYLIST_CHUNK` unfinished inputs; entries that match
+  no such input are someone else's: nothing is sent.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import json
 from collections.abc import Sequence
 from typing import Final
 
-from groove_async import GrooveClient, HTTPStatusError, LibraryTrack, normalise_id
+from groove_async import PLAYLIST_CHUNK, GrooveClient, HTTPStatusError, LibraryTrack, normalise_id
 
 from .inputs import _FileSource, _Input, _Inputs
 from .journal import JournalRecord
@@ -99,6 +101,8 @@ async def _match(
         async for item in _Inputs(source):
             if item.position in finished or item.problem is not None:
                 continue
+            if matched + len(passed) == PLAYLIST_CHUNK:  # one chunk at most was in flight
+                break
             entry = extra[matched]
             if normalise_id(item.track_id) != entry.catalog_id:
                 passed.append(item)

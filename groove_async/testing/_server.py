@@ -10,6 +10,7 @@ see the same collections, fault plan, scripted responses and request log.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable, Collection, Iterable
 from typing import Final
 
@@ -17,7 +18,7 @@ from aiohttp import web
 
 from ._catalog import parse_playlist_id
 from ._faults import FaultPlan, ScriptedResponse
-from ._http import MAX_BODY_BYTES, Drop, HttpRequest
+from ._http import MAX_BODY_BYTES, READ_ENDPOINTS, Drop, HttpRequest
 from ._memory import MemoryTransport, ServerSide
 from ._service import DEFAULT_CAPACITY, GrooveService, RequestRecord
 from ._state import StoredPlaylist, User
@@ -247,6 +248,29 @@ class FakeGrooveServer:
             if not isinstance(response, ScriptedResponse):
                 raise TypeError(f"expected a ScriptedResponse, got {type(response).__name__}")
         self._service.script.extend(responses)
+
+    def script_reads(self, endpoint: str, *responses: ScriptedResponse) -> None:
+        """Queue exact responses for the next reads of one endpoint, first in first out.
+
+        Reads are otherwise never faulted; this is for the read that fails at the worst moment
+        (a lagging replica's 404 on the read-back after a lost answer).
+
+        Args:
+            endpoint: ``"browse"``, ``"lookup"``, ``"playlist_tracks"`` (a playlist's
+                sub-browse) or ``"profile"``.
+            *responses: the responses, in the order those reads will get them (``apply`` is
+                ignored: nothing is read).
+
+        Raises:
+            ValueError: an unknown endpoint.
+            TypeError: an argument is not a :class:`ScriptedResponse`.
+        """
+        if endpoint not in READ_ENDPOINTS:
+            raise ValueError(f"endpoint must be one of {sorted(READ_ENDPOINTS)}, got {endpoint!r}")
+        for response in responses:
+            if not isinstance(response, ScriptedResponse):
+                raise TypeError(f"expected a ScriptedResponse, got {type(response).__name__}")
+        self._service.read_scripts.setdefault(endpoint, deque()).extend(responses)
 
     @property
     def pending_scripts(self) -> int:

@@ -117,6 +117,7 @@ class GrooveService:
         self.capacity = capacity
         self.bodies = ErrorBodies(hyphen=hyphen_codes, capacity=capacity)
         self.script: deque[ScriptedResponse] = deque()
+        self.read_scripts: dict[str, deque[ScriptedResponse]] = {}
         self.log: deque[RequestRecord] = deque(maxlen=log_limit)
         self.editor = PlaylistEditor(self.rng, self.in_catalog, self.bodies)
 
@@ -146,6 +147,8 @@ class GrooveService:
             return Exchange.answered(too_large())
         arrived = time.monotonic()
         if found.endpoint in READ_ENDPOINTS:
+            if self.read_scripts.get(found.endpoint):
+                return self._scripted_read(request, found, arrived)
             return Exchange(self.faults.latency, lambda: self._read(request, found, arrived))
         if self.script:
             return self._scripted(request, found, arrived)
@@ -351,6 +354,22 @@ class GrooveService:
                 body, headers = scripted.encode()
                 answer = Reply(scripted.status, headers, body)
             self._record(request, found, answer, ids, arrived, "scripted", label)
+            return answer
+
+        return Exchange(scripted.delay, respond)
+
+    def _scripted_read(self, request: HttpRequest, found: Route, arrived: float) -> Exchange:
+        """The next scripted answer to a read of this endpoint (a lagging replica's 404, a
+        proxy's 503): nothing is read; ``apply`` means nothing here."""
+        scripted = self.read_scripts[found.endpoint].popleft()
+        label = self._authenticate(request)[1]
+
+        def respond() -> Reply | Drop:
+            answer: Reply | Drop = DROP
+            if not scripted.drop:
+                body, headers = scripted.encode()
+                answer = Reply(scripted.status, headers, body)
+            self._record(request, found, answer, None, arrived, "scripted", label)
             return answer
 
         return Exchange(scripted.delay, respond)

@@ -124,6 +124,24 @@ async def test_the_script_serves_every_post_in_order_and_no_read(carried: Any) -
     assert [r.path for r in api.server.requests if r.fault == "scripted"] == [ADD, UPDATE]
 
 
+async def test_scripted_reads_answer_the_next_reads_of_their_endpoint_only(carried: Any) -> None:
+    api = await carried(seed=1)
+    playlist_id = await api.new_playlist("P", A)
+    lagging = ScriptedResponse(404, {"Error": {"ErrorCode": "COLLECTION_NO_RESULT"}})
+    api.server.script_reads("playlist_tracks", lagging)
+    tracks = f"/1/content/{playlist_id}/collection/playlist/tracks/browse"
+    assert (await api.get(f"/1/content/{playlist_id}/lookup?source=collection")).status == 200
+    refused = await api.get(tracks)
+    assert (refused.status, refused.json()["Error"]["ErrorCode"]) == (404, "COLLECTION_NO_RESULT")
+    assert (await api.get(tracks)).status == 200  # once: the next read is answered
+    assert api.server.pending_scripts == 0 and held(api.server, playlist_id) == [A]
+    assert [r.fault for r in api.server.requests if r.method == "GET"] == [None, "scripted", None]
+    with pytest.raises(ValueError, match="endpoint"):
+        api.server.script_reads("update", lagging)
+    with pytest.raises(TypeError, match="ScriptedResponse"):
+        api.server.script_reads("lookup", 404)
+
+
 async def test_a_commit_that_lands_after_the_client_gave_up(carried: Any) -> None:
     api = await carried(seed=1)
     playlist_id = await api.new_playlist("P", A)

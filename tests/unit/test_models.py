@@ -13,6 +13,8 @@ from groove_async import (
     ErrorInfo,
     HTTPStatusError,
     Outcome,
+    PlaylistConflictError,
+    PlaylistEditError,
     ResultMismatchError,
     TrackResult,
     TransportError,
@@ -74,6 +76,12 @@ def test_results_are_frozen() -> None:
         ResultMismatchError("off by one"),
         AuthenticationError(
             "nope", status=401, code="INVALID_AUTHORIZATION_HEADER", partial=sample()
+        ),
+        PlaylistEditError(
+            "stopped", playlist_id="music.playlist.x", partial=sample(), code="HTTP_503"
+        ),
+        PlaylistConflictError(
+            "edited", playlist_id="music.playlist.x", partial=sample(), chunk_sent=True
         ),
     ],
 )
