@@ -37,7 +37,7 @@ from ._codec import (
     read_track_ids,
     wants_xml,
 )
-from ._faults import POST_PROCESSING_FAULTS, FaultPlan, ScriptedResponse
+from ._faults import POST_PROCESSING_FAULTS, FaultPlan, ScriptedResponse, format_retry_after
 from ._http import (
     DROP,
     MAX_BODY_BYTES,
@@ -52,6 +52,7 @@ from ._http import (
 )
 from ._log import RequestRecord
 from ._playlists import PlaylistEditor, action_ids
+from ._quota import TokenQuota
 from ._state import Accounts, Token, User, catalog_predicate
 
 __all__ = ["DEFAULT_CAPACITY", "MAX_IDS", "PLAYLIST_CAPACITY", "GrooveService", "RequestRecord"]
@@ -119,6 +120,7 @@ class GrooveService:
         self.script: deque[ScriptedResponse] = deque()
         self.log: deque[RequestRecord] = deque(maxlen=log_limit)
         self.editor = PlaylistEditor(self.rng, self.in_catalog, self.bodies)
+        self.quota: TokenQuota | None = None
 
     def set_faults(self, plan: FaultPlan) -> None:
         """Use ``plan`` from the next request; a plan with a seed restarts the random stream."""
@@ -147,6 +149,8 @@ class GrooveService:
         arrived = time.monotonic()
         if found.endpoint in READ_ENDPOINTS:
             return Exchange(self.faults.latency, lambda: self._read(request, found, arrived))
+        if self.quota is not None and (throttled := self._over_quota(request, found, arrived)):
+            return throttled
         if self.script:
             return self._scripted(request, found, arrived)
         plan = self.faults
@@ -157,6 +161,25 @@ class GrooveService:
             return self._post(request, found, plan, fault, arrived)
 
         return Exchange(delay, respond)
+
+    def _over_quota(self, request: HttpRequest, found: Route, arrived: float) -> Exchange | None:
+        """The quota's 429 for a known token's ``POST`` over its rate or inside its pause."""
+        quota = self.quota
+        state, label = self._authenticate(request)
+        if quota is None or state is None or (until := quota.arrive(label, arrived)) is None:
+            return None
+
+        def respond() -> Reply:
+            left = quota.announce(label, until, time.monotonic())
+            xml = self._wants_xml(request, found)
+            answer = self._render(429, _post_response(found), self.bodies.too_many_requests, xml)
+            answer = Reply(
+                429, {**answer.headers, "Retry-After": format_retry_after(left)}, answer.body
+            )
+            self._record(request, found, answer, None, arrived, "quota", label)
+            return answer
+
+        return Exchange(self.faults.latency, respond)
 
     def _admit(self, request: HttpRequest, found: Route) -> _Admitted:
         """The checks every request passes first: the namespace (spec section 1), then the
