@@ -64,6 +64,7 @@ from typing import Final
 from .add_delete import _import_command
 from .demo import _demo
 from .export import _export
+from .fleet import _fleet_command
 from .parser import _parse
 from .playlist import _playlist_command
 from .serve import _serve
@@ -79,6 +80,7 @@ _HANDLERS: Final[Mapping[str, _Handler]] = {
     "export": _export,
     "demo": _demo,
     "serve": _serve,
+    **dict.fromkeys(("worker", "submit", "job", "jobs"), _fleet_command),
 }
 """Each subcommand's handler: a function from the parsed arguments to an exit status."""
 
