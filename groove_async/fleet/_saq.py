@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from typing import TYPE_CHECKING, Any, Final
 
 from redis.exceptions import RedisError
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_HEARTBEAT",
+    "Status",
     "abort",
     "enqueue",
     "open_queue",
@@ -131,6 +134,7 @@ async def run_worker(
 
     worker = Worker(
         queue,
+        id=f"{socket.gethostname()}:{os.getpid()}",  # who runs a job, as an operator names it
         functions=[(FUNCTION, groove_import)],
         concurrency=jobs,
         timers={"sweep": SWEEP, "abort": 1, "schedule": 1, "worker_info": 10},
