@@ -69,7 +69,13 @@ async def _worker(fleet: ModuleType, args: argparse.Namespace) -> int:
 
 
 def _open(fleet: ModuleType, args: argparse.Namespace) -> Any:
-    extra = {"heartbeat": args.heartbeat} if getattr(args, "heartbeat", None) else {}
+    """The fleet of ``--redis``: a worker rides out a Redis restart, the other commands fail
+    fast (one line) when Redis is not there."""
+    extra: dict[str, Any] = (
+        {"heartbeat": args.heartbeat} if getattr(args, "heartbeat", None) else {}
+    )
+    if args.command != "worker":
+        extra["redis_retries"] = 2
     return fleet.Fleet(args.redis, **extra)
 
 
@@ -106,7 +112,7 @@ def _invalid(track_id: str, problem: str, where: str) -> dict[str, Any]:
 
 
 async def _job(fleet: ModuleType, args: argparse.Namespace) -> int:
-    async with fleet.Fleet(args.redis) as fleet_:
+    async with _open(fleet, args) as fleet_:
         progress = await fleet_.status(args.job_id)
         if args.cancel:
             progress = await fleet_.cancel(args.job_id)
@@ -166,7 +172,7 @@ def _line(progress: Any) -> str:
 
 
 async def _jobs(fleet: ModuleType, args: argparse.Namespace) -> int:
-    async with fleet.Fleet(args.redis) as fleet_:
+    async with _open(fleet, args) as fleet_:
         for progress in await fleet_.jobs():
             print(_line(progress))
     return EXIT_OK

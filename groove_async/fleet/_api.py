@@ -10,6 +10,8 @@ from typing import Final
 
 import redis.asyncio as aioredis
 import redis.exceptions
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 
 from groove_async._ids import IdValidator
 
@@ -21,6 +23,8 @@ from ._worker import DEFAULT_RESULTS_TTL, JobExecutor, WorkerOptions
 __all__ = ["Fleet", "FleetError", "UnknownJob"]
 
 _VALIDATOR: Final = IdValidator("music")
+DEFAULT_REDIS_RETRIES: Final = 20
+"""Retries of a Redis command while Redis is unreachable (about 15 seconds: a restart)."""
 
 
 class FleetError(Exception):
@@ -83,6 +87,9 @@ class Fleet:
         heartbeat: seconds without a heartbeat after which a job's worker counts as dead and
             another takes the job over (jobs submitted through this object).
         results_ttl: seconds a finished job's status and results are kept.
+        redis_retries: how often a Redis command is tried again while Redis cannot be reached
+            (backing off from 0.05 to 1 second): the default rides out a restart of about 15
+            seconds; a command line that should fail fast passes a few.
 
     Raises:
         FleetError: the URL is malformed.
@@ -94,9 +101,14 @@ class Fleet:
         *,
         heartbeat: int = _saq.DEFAULT_HEARTBEAT,
         results_ttl: int = DEFAULT_RESULTS_TTL,
+        redis_retries: int = DEFAULT_REDIS_RETRIES,
     ) -> None:
         try:
-            self._redis = aioredis.from_url(redis_url)
+            self._redis = aioredis.from_url(
+                redis_url,
+                retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), redis_retries),
+                retry_on_error=[redis.exceptions.ConnectionError, redis.exceptions.TimeoutError],
+            )
         except ValueError as exc:
             raise FleetError(f"not a Redis URL: {_safe(redis_url)} ({exc})") from None
         self._url = redis_url
