@@ -3,13 +3,15 @@
 Off unless set (``server.quota = TokenQuota(rate=...)``). Each token has fixed windows of
 ``window`` seconds; the request that goes over ``rate * window`` in a window is answered 429
 ``TOO_MANY_REQUESTS`` with a ``Retry-After`` reaching the end of the window: the pause. While
-the pause runs, every request of that token gets a 429 too (with the time left).
+the pause runs, every request of that token gets a 429 too (with the time left). The quota's
+429s are answered at once, without the plan's latency, as a rate limiter in front of a service
+answers.
 
-A pause counts as announced when its first 429 is sent (after the answer's latency: requests
-arriving before that could not know). A request of the token that arrives after the
-announcement and before the pause is over is a violation: :attr:`TokenQuota.violations` records
-each one with how long after the announcement it arrived, so a test can tell the requests
-already on their way (a few milliseconds) from a client that ignores the pause.
+A pause counts as announced when its first 429 is sent. A request of the token that arrives
+after the announcement and before the pause is over is a violation:
+:attr:`TokenQuota.violations` records each one with how long after the announcement it
+arrived, so a test can tell the requests already on their way when it was announced (a few
+milliseconds) from those of a client that was not told.
 """
 
 from __future__ import annotations
