@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 import redis
 
 REDIS_SERVER = shutil.which("redis-server")
@@ -47,7 +46,7 @@ class RedisServer:
 
     def start(self) -> None:
         assert REDIS_SERVER is not None
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # noqa: S603 -- our own redis-server, fixed args
             [
                 REDIS_SERVER,
                 "--port",

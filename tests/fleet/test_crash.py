@@ -13,8 +13,7 @@ from collections import Counter
 import pytest
 
 from groove_async import GrooveClient
-from groove_async.fleet import Fleet, JobProgress
-from groove_async.fleet import _saq
+from groove_async.fleet import Fleet, JobProgress, _saq
 from groove_async.fleet._run import record_of
 from groove_async.testing import FakeGrooveServer, FaultPlan
 

@@ -14,8 +14,7 @@ import pytest
 
 from groove_async import GrooveClient
 from groove_async.cli.importer import _record as cli_record
-from groove_async.fleet import DirectoryTokens, Fleet, UnknownJob, WorkerOptions
-from groove_async.fleet import _saq
+from groove_async.fleet import DirectoryTokens, Fleet, UnknownJob, WorkerOptions, _saq
 from groove_async.fleet._run import record_of
 from groove_async.testing import FakeGrooveServer
 
@@ -46,7 +45,7 @@ async def running_worker(
 async def test_a_job_runs_and_its_results_equal_a_one_process_add(
     redis_server: RedisServer, token_dir: Path
 ) -> None:
-    ids = catalog_ids(950) + ["not-an-id", "music.00000001-0100-11DB-89CA-0019B92A3933"]
+    ids = [*catalog_ids(950), "not-an-id", "music.00000001-0100-11DB-89CA-0019B92A3933"]
     server = FakeGrooveServer([TOKEN], seed=3)
     async with Fleet(redis_server.url, heartbeat=2) as fleet:
         job_id = await fleet.submit(USER, "add", ids)
