@@ -123,7 +123,8 @@ async def run_worker(
 
     async def groove_import(ctx: Any, *, job_id: str) -> str:
         job: Job = ctx["job"]
-        beat = asyncio.create_task(_beat(job, max(0.5, heartbeat / 3)))
+        # Three beats per heartbeat of the job's own (set by whoever submitted it).
+        beat = asyncio.create_task(_beat(job, max(0.2, (job.heartbeat or heartbeat) / 3)))
         try:
             return await executor.execute(job_id)
         except JobFailed:
