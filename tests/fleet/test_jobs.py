@@ -173,3 +173,27 @@ async def test_no_token_is_written_to_redis(redis_server: RedisServer, token_dir
     client.close()
     assert dump
     assert TOKEN.encode() not in repr(dump).encode()
+
+
+async def test_each_batch_is_recorded_the_moment_it_finishes_not_in_input_order(
+    redis_server: RedisServer, token_dir: Path
+) -> None:
+    """The issue's pitfall: results recorded in input order (as a stream yields them) leave
+    finished batches unrecorded behind a slow one, and a crash resends them."""
+    from groove_async.testing import ScriptedResponse
+
+    ids = catalog_ids(500)
+    server = FakeGrooveServer([TOKEN])
+    server.script(ScriptedResponse(503, delay=1.5))  # the first batch: slow, then retried
+    async with Fleet(redis_server.url) as fleet:
+        job_id = await fleet.submit(USER, "add", ids)
+        async with running_worker(fleet, server, token_dir):
+            while (await fleet.status(job_id)).done < 400:
+                await asyncio.sleep(0.02)
+            recorded = {r["input_id"] async for r in fleet.results(job_id)}
+            missing = [n for n, track_id in enumerate(ids) if track_id not in recorded]
+            # The slow batch (one of the first four sent) is still out, and the batches after
+            # it are recorded already: a hole, not a prefix.
+            assert len(missing) == 100 and missing[0] < 400, missing[:3]
+            done = await asyncio.wait_for(fleet.wait(job_id, poll=0.05), 30)
+    assert done.succeeded == 500
