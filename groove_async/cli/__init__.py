@@ -17,6 +17,11 @@
     groove-async serve  [--host 127.0.0.1] [--port 8080] [--token TOKEN ...] [--seed N]
                         [--latency S] [--capacity N] [--fault KIND=P ...] [--retry-after S]
                         [--late-delay S] [--hyphen-codes]
+    groove-async worker --redis URL --tokens DIR [--base-url URL] [--allow-insecure-http]
+                        [--concurrency N] [--jobs N]
+    groove-async submit {add|delete} FILE --user NAME --redis URL
+    groove-async job    ID --redis URL [--wait] [--json] [--output FILE] [--cancel]
+    groove-async jobs   --redis URL
     groove-async --version
 
 A bad argument of any command is one ``groove-async COMMAND: error: ...`` line and exit status
@@ -48,6 +53,9 @@ only those listed before it:
 * :mod:`~groove_async.cli.export_files` and :mod:`~groove_async.cli.export`: ``export``, and the
   files of ``--playlists``.
 * :mod:`~groove_async.cli.demo`, :mod:`~groove_async.cli.serve`: the other subcommands' handlers.
+* :mod:`~groove_async.cli.fleet_parser` and :mod:`~groove_async.cli.fleet`: the fleet's
+  commands (``worker``, ``submit``, ``job``, ``jobs``); :mod:`groove_async.fleet` (the
+  ``fleet`` extra) is imported only when one of them runs.
 
 Only the public API of :mod:`groove_async` and :mod:`groove_async.testing` is used (the
 import-linter contract "The command line uses the public API only" forbids every private
@@ -66,6 +74,7 @@ from typing import Final
 from .add_delete import _import_command
 from .demo import _demo
 from .export import _export
+from .fleet import _fleet_command
 from .parser import EXIT_NOT_ALL_SUCCEEDED, _parse, _stdout_gone
 from .playlist import _playlist_command
 from .serve import _serve
@@ -81,6 +90,7 @@ _HANDLERS: Final[Mapping[str, _Handler]] = {
     "export": _export,
     "demo": _demo,
     "serve": _serve,
+    **dict.fromkeys(("worker", "submit", "job", "jobs"), _fleet_command),
 }
 """Each subcommand's handler: a function from the parsed arguments to an exit status."""
 

@@ -36,6 +36,7 @@ from .arguments import (
     _seconds,
     _Subparsers,
 )
+from .fleet_parser import _add_fleet_parsers
 
 DEFAULT_PORT = 8080
 DEFAULT_TOKEN = "demo-token"  # noqa: S105 -- the emulator's documented demo token, not a secret
@@ -151,6 +152,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_export_parser(subparsers)
     _add_demo_parser(subparsers)
     _add_serve_parser(subparsers)
+    _add_fleet_parsers(subparsers)
     return parser
 
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._catalog import catalog_track_id
 from ._faults import FaultPlan, ScriptedResponse
+from ._quota import TokenQuota, Violation
 
 if TYPE_CHECKING:
     from ._memory import MemoryTransport
@@ -39,6 +40,8 @@ __all__ = [
     "RequestRecord",
     "ScriptedResponse",
     "StoredPlaylist",
+    "TokenQuota",
+    "Violation",
     "catalog_track_id",
 ]
 

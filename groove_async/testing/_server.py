@@ -20,6 +20,7 @@ from ._catalog import parse_playlist_id
 from ._faults import FaultPlan, ScriptedResponse
 from ._http import MAX_BODY_BYTES, READ_ENDPOINTS, Drop, HttpRequest
 from ._memory import MemoryTransport, ServerSide
+from ._quota import TokenQuota
 from ._service import DEFAULT_CAPACITY, GrooveService, RequestRecord
 from ._state import StoredPlaylist, User
 
@@ -218,6 +219,20 @@ class FakeGrooveServer:
     def capacity(self) -> int:
         """Tracks a collection holds."""
         return self._service.capacity
+
+    @property
+    def quota(self) -> TokenQuota | None:
+        """The per-token quota (:class:`TokenQuota`), or ``None`` (the default: no quota).
+
+        Set it at any time; it applies from the next ``POST``.
+        """
+        return self._service.quota
+
+    @quota.setter
+    def quota(self, quota: TokenQuota | None) -> None:
+        if quota is not None and not isinstance(quota, TokenQuota):
+            raise TypeError(f"quota must be a TokenQuota or None, not {type(quota).__name__}")
+        self._service.quota = quota
 
     @property
     def faults(self) -> FaultPlan:

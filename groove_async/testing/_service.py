@@ -4,16 +4,14 @@
 independently of the client (nothing is imported from the client's modules, so a codec bug
 shared by both sides cannot hide). It holds all the state (users with their collections and
 playlists, the seeded random generator, the fault plan, the scripted responses, the request
-log) and answers :class:`~._http.HttpRequest` values with :class:`~._http.Exchange` values. The
-aiohttp server (:mod:`._server`) and the in-memory transport (:mod:`._memory`) are two ways of
-carrying them.
+log) and answers :class:`~._http.HttpRequest` values with :class:`~._http.Exchange` values,
+carried by the aiohttp server (:mod:`._server`) or the in-memory transport (:mod:`._memory`).
 
 Every request is checked the same way first: the namespace (400), then the user (401, spec
 section 2). The ``POST`` endpoints (the TrackAction family here, spec section 3; the playlist
 edits in :mod:`._playlists`, section 9.1) go through the scripted responses and the fault plan;
 the reads (:mod:`._browse`, section 9.2) wait the plan's latency only, never faulted.
-
-Responses are built as plain dicts with the wire names and encoded in one place
+Responses are plain dicts with the wire names, encoded in one place
 (:meth:`GrooveService._encode`): JSON, or XML when the request asks for it (spec section 6).
 """
 
@@ -37,7 +35,7 @@ from ._codec import (
     read_track_ids,
     wants_xml,
 )
-from ._faults import POST_PROCESSING_FAULTS, FaultPlan, ScriptedResponse
+from ._faults import POST_PROCESSING_FAULTS, FaultPlan, ScriptedResponse, format_retry_after
 from ._http import (
     DROP,
     MAX_BODY_BYTES,
@@ -52,6 +50,7 @@ from ._http import (
 )
 from ._log import RequestRecord
 from ._playlists import PlaylistEditor, action_ids
+from ._quota import TokenQuota
 from ._state import Accounts, Token, User, catalog_predicate
 
 __all__ = ["DEFAULT_CAPACITY", "MAX_IDS", "PLAYLIST_CAPACITY", "GrooveService", "RequestRecord"]
@@ -120,6 +119,7 @@ class GrooveService:
         self.read_scripts: dict[str, deque[ScriptedResponse]] = {}
         self.log: deque[RequestRecord] = deque(maxlen=log_limit)
         self.editor = PlaylistEditor(self.rng, self.in_catalog, self.bodies)
+        self.quota: TokenQuota | None = None
 
     def set_faults(self, plan: FaultPlan) -> None:
         """Use ``plan`` from the next request; a plan with a seed restarts the random stream."""
@@ -150,6 +150,8 @@ class GrooveService:
             if self.read_scripts.get(found.endpoint):
                 return self._scripted_read(request, found, arrived)
             return Exchange(self.faults.latency, lambda: self._read(request, found, arrived))
+        if self.quota is not None and (throttled := self._over_quota(request, found, arrived)):
+            return throttled
         if self.script:
             return self._scripted(request, found, arrived)
         plan = self.faults
@@ -160,6 +162,25 @@ class GrooveService:
             return self._post(request, found, plan, fault, arrived)
 
         return Exchange(delay, respond)
+
+    def _over_quota(self, request: HttpRequest, found: Route, arrived: float) -> Exchange | None:
+        """The quota's 429 for a known token's ``POST`` over its rate or inside its pause."""
+        quota = self.quota
+        state, label = self._authenticate(request)
+        if quota is None or state is None or (until := quota.arrive(label, arrived)) is None:
+            return None
+
+        def respond() -> Reply:
+            left = quota.announce(label, until, time.monotonic())
+            xml = self._wants_xml(request, found)
+            answer = self._render(429, _post_response(found), self.bodies.too_many_requests, xml)
+            answer = Reply(
+                429, {**answer.headers, "Retry-After": format_retry_after(left)}, answer.body
+            )
+            self._record(request, found, answer, None, arrived, "quota", label)
+            return answer
+
+        return Exchange(0.0, respond)  # a rate limiter in front of the service: at once
 
     def _admit(self, request: HttpRequest, found: Route) -> _Admitted:
         """The checks every request passes first: the namespace (spec section 1), then the

@@ -24,6 +24,8 @@ def test_all_is_sorted_and_complete() -> None:
         "RequestRecord",
         "ScriptedResponse",
         "StoredPlaylist",
+        "TokenQuota",
+        "Violation",
         "catalog_track_id",
     }
     for name in names:
