@@ -14,6 +14,7 @@ from typing import Final
 import aiohttp
 
 from ._auth import redact
+from ._protocol import token_of
 from ._transport import Request, Response, TransportError
 
 __all__ = ["DEFAULT_MAX_BODY", "AiohttpTransport"]
@@ -136,6 +137,5 @@ def _safe(text: str, request: Request) -> str:
     sent, which may reflect the ``Authorization`` header. The token is cut out before the text
     is shortened, so that no part of it survives the cut.
     """
-    token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-    text = redact(text, (token,))
+    text = redact(text, (token_of(request),))
     return text if len(text) <= 200 else text[:200] + "..."

@@ -11,7 +11,8 @@ from ._checks import check_iterable
 from ._ids import IdValidator
 from ._library import LibraryReader
 from ._models import BulkResult, LibraryTrack, Playlist, PlaylistResult
-from ._playlists import MAX_PLAYLIST_NAME_LENGTH, PlaylistEditor, check_marker
+from ._operation import Operation, read_all
+from ._playlists import MAX_PLAYLIST_NAME_LENGTH, PLAYLIST_CHUNK, PlaylistEditor, check_marker
 
 __all__ = ["LibraryMethods"]
 
@@ -148,14 +149,11 @@ class LibraryMethods:
         return self._reader.collection_tracks()
 
     async def _checked(self, track_ids: Iterable[str] | AsyncIterable[str]) -> list[str]:
+        """Every input read and checked before anything is sent: the client's one reader of a
+        caller's input (:func:`~groove_async._operation.read_all`), with no stop of its own."""
         check_iterable(track_ids)
-        if isinstance(track_ids, AsyncIterable):
-            raw: list[object] = [track_id async for track_id in track_ids]
-        else:
-            raw = list(track_ids)
-        for start in range(0, len(raw), 100):
-            self._validator.check_many(raw[start : start + 100], start)
-        return [str(track_id) for track_id in raw]
+        ids = await read_all(track_ids, Operation("add"), self._validator, PLAYLIST_CHUNK)
+        return [str(track_id) for track_id in ids]
 
     def _check_playlist_id(self, playlist_id: object) -> None:
         if not isinstance(playlist_id, str):

@@ -171,7 +171,7 @@ class CreateSteps:
             if self._checks < self._policy.attempts:
                 return Read(self._policy.backoff(self._checks))
             return self._gave_up(
-                "the service gives no CollectionStateToken, so a create whose outcome is "
+                "the service gives no collection state token, so a create whose outcome is "
                 f"unknown is never sent again (it could make two playlists): {self._cause}"
             )
         if self._unknown >= self._policy.attempts:

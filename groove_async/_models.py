@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Iterator, Sequence
-from typing import overload
+from typing import Any, overload
 
 import attrs
 
@@ -77,6 +77,20 @@ class TrackResult:
     def ok(self) -> bool:
         """True when the service applied the operation to this item."""
         return self.outcome is Outcome.SUCCEEDED
+
+    def to_record(self) -> dict[str, Any]:
+        """The result as a JSON-ready object: ``{"input_id", "id", "outcome", "error": null or
+        {"code", "description", "message"}}``, the record ``groove-async add --output`` writes
+        (one home for that layout: the command line, its journal and the fleet use it)."""
+        error = self.error
+        return {
+            "input_id": self.input_id,
+            "id": self.id,
+            "outcome": self.outcome.value,
+            "error": None
+            if error is None
+            else {"code": error.code, "description": error.description, "message": error.message},
+        }
 
 
 class Columns:

@@ -206,7 +206,7 @@ class ChunkSteps:
             if self._checks < self._policy.attempts:
                 return Read(self._policy.backoff(self._checks))
             reason = (
-                "the service gives no CollectionStateToken, so an edit whose outcome is unknown "
+                "the service gives no collection state token, so an edit whose outcome is unknown "
                 "is never sent again (it would add its tracks twice if it was applied): "
                 f"{self._cause}"
             )

@@ -37,6 +37,7 @@ __all__ = [
     "outcome_unknown",
     "parse_retry_after",
     "read_response",
+    "token_of",
     "validate_base_url",
     "validate_namespace",
 ]
@@ -155,6 +156,11 @@ def build_request(
     if method != "GET":
         headers["Content-Type"] = media
     return Request(method, url, headers, body)
+
+
+def token_of(request: Request) -> str:
+    """The token a request built by :func:`build_request` carries (for redaction)."""
+    return request.headers.get("Authorization", "").removeprefix("Bearer ")
 
 
 def read_response(

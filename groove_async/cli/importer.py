@@ -53,19 +53,6 @@ class _Slot:
         self.text: str | None = None
 
 
-def _record(result: TrackResult) -> dict[str, Any]:
-    """A result as the output's (and the journal's) JSON object."""
-    error = result.error
-    return {
-        "input_id": result.input_id,
-        "id": result.id,
-        "outcome": result.outcome.value,
-        "error": None
-        if error is None
-        else {"code": error.code, "description": error.description, "message": error.message},
-    }
-
-
 def _made_up(
     item: _Input, outcome: str, code: str, description: str, message: str | None
 ) -> dict[str, Any]:
@@ -245,7 +232,7 @@ class _Importer:
             raise RuntimeError(
                 f"result for {result.input_id!r} arrived in the place of {slot.input.track_id!r}"
             )
-        record = _record(result)
+        record = result.to_record()
         if self.reachability is not None:
             error = record["error"]
             self.reachability.see(record["outcome"], error["code"] if error else None)

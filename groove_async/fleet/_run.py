@@ -58,15 +58,7 @@ def _retry_or_raise(exc: BaseException, last: bool) -> None:
 
 def record_of(result: TrackResult) -> Record:
     """A result as ``groove-async add --output`` writes it."""
-    error = result.error
-    return {
-        "input_id": result.input_id,
-        "id": result.id,
-        "outcome": result.outcome.value,
-        "error": None
-        if error is None
-        else {"code": error.code, "description": error.description, "message": error.message},
-    }
+    return result.to_record()
 
 
 def _gone(record: Record) -> Record:

@@ -174,9 +174,8 @@ class GrooveService:
             left = quota.announce(label, until, time.monotonic())
             xml = self._wants_xml(request, found)
             answer = self._render(429, _post_response(found), self.bodies.too_many_requests, xml)
-            answer = Reply(
-                429, {**answer.headers, "Retry-After": format_retry_after(left)}, answer.body
-            )
+            headers = {**answer.headers, "Retry-After": format_retry_after(left)}
+            answer = Reply(429, headers, answer.body)
             self._record(request, found, answer, None, arrived, "quota", label)
             return answer
 

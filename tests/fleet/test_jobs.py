@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from groove_async import GrooveClient
-from groove_async.cli.importer import _record as cli_record
 from groove_async.fleet import DirectoryTokens, Fleet, UnknownJob, WorkerOptions, _saq
 from groove_async.fleet._run import record_of
 from groove_async.testing import FakeGrooveServer
@@ -67,7 +66,7 @@ async def test_a_job_runs_and_its_results_equal_a_one_process_add(
         again = await client.add_tracks([i for i in ids if i != "not-an-id"])
     expected = [record_of(r) for r in again]
     assert [r for r in records if r["input_id"] != "not-an-id"] == expected
-    assert all(record_of(r) == cli_record(r) for r in again)  # the --output format, one rule
+    assert all(record_of(r) == r.to_record() for r in again)  # the --output format, one rule
 
 
 async def test_a_duplicate_submit_returns_the_first_job_until_it_ends(

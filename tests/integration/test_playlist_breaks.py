@@ -269,7 +269,7 @@ async def test_5_without_a_state_token_an_unknown_edit_is_never_resent_blindly(
         made = await groove.create_playlist("Unguarded", tracks(20))  # unguarded, but no doubt
         late = ScriptedResponse(200, apply=True, apply_late=True, delay=0.4)
         server.script(late)
-        with pytest.raises(PlaylistEditError, match="CollectionStateToken") as info:
+        with pytest.raises(PlaylistEditError, match="collection state token") as info:
             await groove.add_to_playlist(made.id, tracks(30, start=20))
         await asyncio.sleep(0.5)  # the late commit lands
     assert made.tracks.ok
