@@ -156,7 +156,7 @@ def test_5_without_a_token_an_unknown_edit_is_only_ever_read_again() -> None:
     for _ in range(2):
         assert isinstance(machine.read(10, None), Read)
     stop = machine.read(10, None)
-    assert isinstance(stop, Stop) and "CollectionStateToken" in stop.reason
+    assert isinstance(stop, Stop) and "collection state token" in stop.reason
     assert stop.code == "TIMEOUT" and outcomes(stop.columns) == [Outcome.FAILED] * 3
 
 
@@ -279,7 +279,7 @@ def test_5_a_create_without_a_token_is_never_resent() -> None:
     assert isinstance(machine.found(None), Read)
     machine.read(None)
     stop = machine.found(None)
-    assert isinstance(stop, Stop) and "CollectionStateToken" in stop.reason
+    assert isinstance(stop, Stop) and "collection state token" in stop.reason
 
 
 def test_a_rename_whose_answer_is_lost_is_read_back_then_sent_again() -> None:
