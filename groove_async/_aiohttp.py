@@ -31,7 +31,9 @@ class AiohttpTransport:
 
     Args:
         session: a caller's session, used as is and never closed; ``None`` to own one.
-        timeout: seconds for a whole request, body included (slow bodies count).
+        timeout: seconds for a whole request, body included (slow bodies count); ``None``
+            sets no timer of aiohttp's own, for a caller that bounds every call itself (the
+            client does: one timer per request, not two).
         connections: the size of the connection pool when the session is ours.
         max_body: the largest response body read, in bytes.
     """
@@ -42,13 +44,14 @@ class AiohttpTransport:
         self,
         session: aiohttp.ClientSession | None = None,
         *,
-        timeout: float = 30.0,
+        timeout: float | None = 30.0,
         connections: int = 100,
         max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         self._session = session
         self._owned = session is None
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        # No timer at all when None: aiohttp's default would still time the connect.
+        self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=None)
         self._connections = connections
         self._max_body = max_body
 

@@ -158,7 +158,7 @@ class GrooveClient(LibraryMethods):
         self._retrier = Retrier(retry, self._budget)
         self._send = Sender(
             auth=self._auth,
-            transport=_transport_for(transport, session, float(timeout), self._max_concurrency),
+            transport=_transport_for(transport, session, self._max_concurrency),
             base_url=self._base_url,
             timeout=float(timeout),
             policy=retry,
@@ -475,11 +475,11 @@ class GrooveClient(LibraryMethods):
 def _transport_for(
     transport: Transport | None,
     session: aiohttp.ClientSession | None,
-    timeout: float,
     max_concurrency: int,
 ) -> Transport:
     if transport is None:
-        return AiohttpTransport(session, timeout=timeout, connections=max(100, max_concurrency))
+        # The send path bounds every exchange by ``timeout`` itself: aiohttp needs no timer.
+        return AiohttpTransport(session, timeout=None, connections=max(100, max_concurrency))
     if session is not None:
         raise TypeError("pass either session= (for the default transport) or transport=, not both")
     if not isinstance(transport, Transport):

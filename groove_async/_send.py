@@ -222,7 +222,7 @@ class Sender:
         )
         call.sending()
         try:
-            return self._answer(call, await self._exchange(request, limited=call.limited))
+            return self._answer(call, await self._carry(request, limited=call.limited))
         except BatchError as exc:
             failure: BatchError | UnauthorizedResponse = exc
             call.unknown = call.unknown or outcome_unknown(exc)
@@ -239,25 +239,20 @@ class Sender:
         # A server reflecting the Authorization header must not get the token into results,
         # messages or logs: the body is scrubbed before anything is read from it.
         body = self.auth.redact_bytes(response.body)
-        check_status(response.status, response.headers, body, now=datetime.now(UTC))
+        if response.status != 200:  # the clock is read only for a Retry-After to measure
+            check_status(response.status, response.headers, body, now=datetime.now(UTC))
         return call.read(response, body)
 
-    async def _exchange(self, request: Request, *, limited: bool) -> Response:
-        if not limited:
-            return await self._carry(request)
-        await self.limit.acquire()
-        try:
-            return await self._carry(request)
-        finally:
-            self.limit.release()
-
-    async def _carry(self, request: Request) -> Response:
-        """One request through the transport, bounded by the client's timeout.
+    async def _carry(self, request: Request, *, limited: bool) -> Response:
+        """One request through the transport (in a slot of the limit when ``limited``),
+        bounded by the client's timeout.
 
         Raises:
             TransportError: the request did not complete in time, or the transport failed
                 (anything but a cancellation counts as a dropped connection).
         """
+        if limited:
+            await self.limit.acquire()
         try:
             async with asyncio.timeout(self._timeout):
                 return await self.transport.send(request)
@@ -267,6 +262,9 @@ class Sender:
             raise TransportError("the request timed out", code="TIMEOUT") from None
         except Exception as exc:  # a caller's transport: whatever it raises is a dropped line
             raise TransportError(f"the transport failed: {type(exc).__name__}") from exc
+        finally:
+            if limited:
+                self.limit.release()
 
     def before_wait(self, call: Call[T], error: BatchError, delay: float) -> None:
         """The one throttle reaction: a throttled answer closes the gate for the wait the

@@ -25,11 +25,9 @@ async def server(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeGrooveSer
 def _in_memory(emulator: FakeGrooveServer) -> object:
     chosen = groove_async._client._transport_for
 
-    def in_memory(
-        transport: Transport | None, session: object, timeout: float, concurrency: int
-    ) -> Transport:
+    def in_memory(transport: Transport | None, session: object, concurrency: int) -> Transport:
         if transport is None and session is None:
             return emulator.transport()
-        return chosen(transport, session, timeout, concurrency)  # type: ignore[arg-type]
+        return chosen(transport, session, concurrency)  # type: ignore[arg-type]
 
     return in_memory
