@@ -117,11 +117,16 @@ class Coalescer:
             self._run(ids, futures), name="groove-coalesced"
         )
         # A task cancelled before its first step never runs _run's handlers: its callers would
-        # wait for good. The done callback runs whatever is cancelled when.
-        task.add_done_callback(functools.partial(_cancel_unanswered, futures))
-        for tasks in (self._inflight, self._registry):
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+        # wait for good. The done callback runs whatever is cancelled when; one callback for
+        # all a batch's end releases (each is a trip through the loop).
+        self._inflight.add(task)
+        self._registry.add(task)
+        task.add_done_callback(functools.partial(self._ended, futures))
+
+    def _ended(self, futures: list[asyncio.Future[TrackResult]], task: asyncio.Task[None]) -> None:
+        _cancel_unanswered(futures)
+        self._inflight.discard(task)
+        self._registry.discard(task)
 
     async def drain(self) -> None:
         """Send what is buffered and wait until every batch in flight has answered its callers."""
@@ -184,9 +189,7 @@ class Coalescer:
                 )
 
 
-def _cancel_unanswered(
-    futures: list[asyncio.Future[TrackResult]], _task: asyncio.Task[None]
-) -> None:
+def _cancel_unanswered(futures: list[asyncio.Future[TrackResult]]) -> None:
     for future in futures:
         if not future.done():
             future.cancel()

@@ -291,14 +291,21 @@ class Pipeline:
             self._limit.release()
             return
         task = asyncio.create_task(self._send_one(segment), name=f"groove-batch-{segment.seq}")
-        task.add_done_callback(self._release)  # nothing can interrupt us between these lines
-        self._track(task)
+        # Nothing can interrupt us between these lines.
+        self._tasks.add(task)
+        if self._registry is not None:
+            self._registry.add(task)
+        task.add_done_callback(self._release)
 
-    def _release(self, _task: asyncio.Task[None]) -> None:
+    def _release(self, task: asyncio.Task[None]) -> None:
         # A done callback, not a `finally` in _send_one: a task cancelled before its first step
         # never runs its body, and its slot would be held for good (every later call hangs).
+        # One callback for all that a batch's end releases: each is a trip through the loop.
         self._limit.release()
         self._wake.set()
+        self._tasks.discard(task)
+        if self._registry is not None:
+            self._registry.discard(task)
 
     async def _send_one(self, segment: Segment) -> None:
         try:

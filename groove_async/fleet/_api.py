@@ -180,9 +180,12 @@ class Fleet:
             standing = await self._store.claim(digest, job_id)
             if standing != job_id:
                 await self._store.discard(job_id)
-                return standing
-            await _saq.enqueue(self._queue, job_id, heartbeat=self._heartbeat, ttl=self._ttl)
-        return job_id
+            if standing == job_id or await _saq.queue_status(self._queue, standing) is None:
+                # Ours, or one whose submitter died between its claim and this enqueue (no
+                # queue holds it): queued now. saq's key is the job's ID, so a second enqueue
+                # racing the first submitter's adds nothing.
+                await _saq.enqueue(self._queue, standing, heartbeat=self._heartbeat, ttl=self._ttl)
+        return standing
 
     async def status(self, job_id: str) -> JobProgress:
         """Where the job stands.

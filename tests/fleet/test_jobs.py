@@ -86,6 +86,38 @@ async def test_a_duplicate_submit_returns_the_first_job_until_it_ends(
     assert again != first
 
 
+async def test_a_submit_whose_submitter_died_before_the_enqueue_is_queued_by_the_next(
+    redis_server: RedisServer, token_dir: Path
+) -> None:
+    # A submitter that dies between its claim on the input and saq's enqueue leaves a claimed
+    # job that no queue holds: the next identical submit must queue it, not hand back a job
+    # that never runs.
+    ids = catalog_ids(20)
+    server = FakeGrooveServer([TOKEN])
+    async with Fleet(redis_server.url) as fleet:
+        real_enqueue = _saq.enqueue
+        calls = 0
+
+        async def dies(*_args: Any, **_kwargs: Any) -> None:
+            nonlocal calls
+            calls += 1
+            raise ConnectionError("the submitter died here")
+
+        _saq.enqueue = dies  # type: ignore[assignment]
+        try:
+            with pytest.raises(ConnectionError):
+                await fleet.submit(USER, "add", ids)
+        finally:
+            _saq.enqueue = real_enqueue  # type: ignore[assignment]
+        assert calls == 1
+        job = await fleet.submit(USER, "add", ids)
+        assert await _saq.queue_status(fleet._queue, job) is not None  # queued at last
+        async with running_worker(fleet, server, token_dir):
+            done = await asyncio.wait_for(fleet.wait(job, poll=0.05), 30)
+        assert done.status == "complete" and done.succeeded == len(ids)
+        assert await fleet.submit(USER, "add", ids) != job  # it ended: a new one
+
+
 async def test_a_user_without_a_token_fails_with_the_reason_and_the_worker_goes_on(
     redis_server: RedisServer, token_dir: Path
 ) -> None:
