@@ -11,9 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import itertools
 import time
-from collections.abc import AsyncIterable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import Final, cast
 
 from ._batching import Segment
@@ -22,9 +21,9 @@ from ._models import ErrorInfo, Outcome
 
 __all__ = [
     "STOP_REASONS",
+    "InputReader",
     "Operation",
     "read_all",
-    "read_until_stopped",
     "settle_unanswered",
     "start_operation",
 ]
@@ -132,19 +131,99 @@ def settle_unanswered(segment: Segment, operation: Operation) -> None:
         segment.finish_all(Outcome.NOT_SENT, not_sent)
 
 
-async def read_until_stopped(
-    source: AsyncIterable[object], take: Callable[[object], None], operation: Operation
-) -> None:
-    """Hand each item of ``source`` to ``take`` until it ends or ``operation`` stops.
+class InputReader:
+    """The one reader of a caller's input: a list, a plain iterable or an async iterable, in
+    chunks of ``size``, until it ends or ``operation`` stops.
 
-    A stop (its event, its deadline, the client closing) interrupts a read that is waiting on
-    the source: a slow source cannot hold a call past its deadline. Whatever ``take`` was given
-    stays given; the source's own errors propagate.
+    A list is cut in slices. A plain iterable is read item by item, and the deadline is looked
+    at after each chunk (no timer fires while it runs). An async iterable is read under the
+    operation's stop: a stop (its event, its deadline, the client closing) interrupts a read that
+    is waiting on the source, so a slow source cannot hold a call past its deadline. What was
+    read and not yet handed out as a chunk is :attr:`pending` (what a failing source gave before
+    its failure, or what a cancelled read had got); the source's own errors propagate.
+
+    ``check`` (``check(item, position)``, returning the item to keep or raising), when given,
+    is applied to each item of an async source as it arrives, so that a bad one stops the read
+    at once rather than after the rest of its chunk.
     """
+
+    __slots__ = ("_check", "_operation", "_read", "_size", "_source", "pending")
+
+    def __init__(
+        self,
+        source: Iterable[object] | AsyncIterable[object],
+        operation: Operation,
+        size: int,
+        check: Callable[[object, int], object] | None = None,
+    ) -> None:
+        self._source = source
+        self._operation = operation
+        self._size = size
+        self._check = check
+        self._read = 0  # items of an async source taken so far
+        self.pending: list[object] = []
+
+    async def chunks(self) -> AsyncGenerator[list[object], None]:
+        """The input in chunks of ``size`` (the last one shorter), until it ends or stops."""
+        source, size = self._source, self._size
+        if isinstance(source, list):
+            for start in range(0, len(source), size):
+                yield source[start : start + size]
+        elif isinstance(source, AsyncIterable):
+            iterator = aiter(source)
+            ended = False
+            while not ended:
+                ended = await _read_until_stopped(
+                    iterator, self._take_one, self._operation, size - len(self.pending)
+                )
+                if self.pending and (ended or len(self.pending) >= size):
+                    yield self.take()
+        else:
+            for raw in source:
+                self.pending.append(raw)
+                if len(self.pending) >= size:
+                    yield self.take()
+                    if self._operation.overdue():
+                        return
+            if self.pending:
+                yield self.take()
+
+    async def read_all(self) -> list[object]:
+        """Every input (what was read before a stop)."""
+        if isinstance(self._source, list | tuple):
+            return list(self._source)
+        read: list[object] = []
+        async with contextlib.aclosing(self.chunks()) as chunks:
+            async for chunk in chunks:
+                read.extend(chunk)
+        return read
+
+    def _take_one(self, raw: object) -> None:
+        if self._check is not None:
+            raw = self._check(raw, self._read)
+        self._read += 1
+        self.pending.append(raw)
+
+    def take(self) -> list[object]:
+        """What is pending, handed out (and no longer pending)."""
+        chunk = self.pending
+        self.pending = []
+        return chunk
+
+
+async def _read_until_stopped(
+    source: AsyncIterator[object],
+    take: Callable[[object], None],
+    operation: Operation,
+    limit: int,
+) -> bool:
+    """Hand up to ``limit`` items of ``source`` to ``take``; ``True`` when reading is over
+    (the source ended or ``operation`` stopped), ``False`` when ``limit`` were taken."""
     if operation.reason is not None:
-        return
+        return True
     loop = asyncio.get_running_loop()
     remove: Callable[[], None] | None = None
+    taken = 0
     try:
         async with asyncio.timeout(None) as scope:
 
@@ -155,6 +234,9 @@ async def read_until_stopped(
             remove = operation.on_stop(interrupt)
             async for raw in source:
                 take(raw)
+                taken += 1
+                if taken >= limit:
+                    return False
     except TimeoutError:
         # Our interruption: asyncio.timeout turns the cancellation it caused into TimeoutError
         # on the way out. The source's own TimeoutError is the caller's to see.
@@ -163,6 +245,7 @@ async def read_until_stopped(
     finally:
         if remove is not None:
             remove()
+    return True
 
 
 def start_operation(
@@ -207,30 +290,17 @@ async def read_all(
     validator: IdValidator,
     chunk: int,
 ) -> list[str]:
-    """Read and check every input; stop reading (keeping what was read) if ``operation`` stops.
+    """Read (:class:`InputReader`) and check every input; stop reading (keeping what was read)
+    if ``operation`` stops.
 
     Raises:
         TypeError, ValueError: an invalid input (nothing is sent).
         Exception: whatever the caller's iterable raised (nothing is sent).
     """
-    if isinstance(track_ids, AsyncIterable):
-        ids: list[str] = []
-        check = validator.check
-
-        def take(track_id: object) -> None:
-            ids.append(check(track_id, len(ids)))
-
-        await read_until_stopped(track_ids, take, operation)
-        return ids
-    if isinstance(track_ids, list | tuple):
-        raw: list[object] = list(track_ids)
-    else:  # a plain iterator may be slow too, and no timer fires while it runs
-        raw = []
-        iterator = iter(track_ids)
-        while part := list(itertools.islice(iterator, chunk)):
-            raw.extend(part)
-            if operation.overdue():
-                break
+    if isinstance(track_ids, AsyncIterable):  # checked as they arrive
+        reader = InputReader(track_ids, operation, chunk, validator.check)
+        return cast(list[str], await reader.read_all())
+    raw = await InputReader(track_ids, operation, chunk).read_all()
     for start in range(0, len(raw), chunk):
         validator.check_many(raw[start : start + chunk], start)
     return cast(list[str], raw)

@@ -26,6 +26,7 @@ first step.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
@@ -36,7 +37,7 @@ from ._errors import AuthenticationError
 from ._flow import ConcurrencyLimit
 from ._ids import IdValidator
 from ._models import Columns, ErrorInfo, Outcome
-from ._operation import Operation, settle_unanswered
+from ._operation import InputReader, Operation, settle_unanswered
 
 __all__ = ["Pipeline", "add_segment"]
 
@@ -79,7 +80,6 @@ class Pipeline:
         window: int | None = None,
         registry: set[asyncio.Task[None]] | None = None,
     ) -> None:
-        self._inputs = inputs
         self._operation = operation
         self._planner = planner
         self._send = send
@@ -88,7 +88,8 @@ class Pipeline:
         self._window = window
         self._registry = registry
         self._queue: deque[Segment] = deque()  # planned, not yet emitted, in input order
-        self._pending: list[object] = []  # read from the caller, not yet planned
+        # The one reader of the caller's input; its `pending`: read, not yet planned.
+        self._reader = InputReader(inputs, operation, planner.batch_size)
         self._wake = asyncio.Event()  # a segment finished, reading ended, or the operation stopped
         self._drained = asyncio.Event()  # a segment was emitted
         self._tasks: set[asyncio.Task[None]] = set()
@@ -185,47 +186,24 @@ class Pipeline:
             self._wake.set()
 
     async def _read(self) -> None:
-        inputs = self._inputs
-        if isinstance(inputs, list):  # reading a list cannot fail: cut it in batch slices
-            size = self._planner.batch_size
-            for start in range(0, len(inputs), size):
-                await self._feed_chunk(inputs[start : start + size])
-        elif isinstance(inputs, AsyncIterable):
-            async for raw in inputs:
-                await self._take(raw)
-        else:
-            for raw in inputs:
-                if await self._take(raw) and self._operation.overdue():
-                    return  # a plain iterator never lets the deadline's timer fire
-        if self._pending:
-            await self._feed_chunk(self._take_pending())
-
-    async def _take(self, raw: object) -> bool:
-        """Keep one input read; plan a chunk when it is full (then return ``True``)."""
-        pending = self._pending
-        pending.append(raw)
-        if len(pending) < self._planner.batch_size:
-            return False
-        await self._feed_chunk(self._take_pending())
-        return True
-
-    def _take_pending(self) -> list[object]:
-        chunk = self._pending[:]
-        self._pending.clear()
-        return chunk
+        # A chunk handed out is planned before _feed_chunk's first wait: a cancellation in
+        # between can lose nothing (what is still pending is planned by _plan_pending_now).
+        async with contextlib.aclosing(self._reader.chunks()) as chunks:
+            async for chunk in chunks:
+                await self._feed_chunk(chunk)
 
     async def _send_what_was_read(self) -> None:
         """The source failed part-way through a chunk: send what it gave before the failure."""
         try:
-            if self._pending:
-                await self._feed_chunk(self._take_pending())
+            if self._reader.pending:
+                await self._feed_chunk(self._reader.take())
         except (TypeError, ValueError) as invalid:  # an invalid ID came before the failure
             self._input_error = invalid
         await self._flush()
 
     def _plan_pending_now(self) -> None:
         """Cancelled: what was read still gets a result (NOT_SENT), planned without sending."""
-        segments, invalid = self._plan(self._take_pending())
+        segments, invalid = self._plan(self._reader.take())
         self._admit(segments)
         if invalid is not None and self._input_error is None:
             self._input_error = invalid

@@ -47,7 +47,11 @@ T = TypeVar("T")
 
 MAX_CONCURRENCY = 2
 PROMPT = 5.0  # seconds: aclose(), the probe call, a call bounded by a 0.05 s deadline or stop
-IDLE_WAIT = 2.0  # seconds for the client's tasks to end once a step is over
+# Seconds for the client's tasks to end once a step is over: a batch that a late linger timer
+# flushed may still be on the wire. The wait ends as soon as the client is idle, so a longer
+# bound costs nothing, but it stays below the client's 5 s request timeout: a request that
+# never ends is still caught. (2 s proved short on a machine loaded by other jobs.)
+IDLE_WAIT = 4.0
 STEP_TIMEOUT = 8.0  # seconds for one whole step (its own asserts are tighter)
 SLOW_PACE = 0.25  # seconds per input of a slow source: 240 of them take a minute
 SLOW_ITEMS = 240
