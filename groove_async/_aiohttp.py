@@ -137,7 +137,7 @@ def _safe(text: str, request: Request) -> str:
     """An error message fit to leave the client: short, and without the request's token.
 
     aiohttp's own messages name the host and port, but a parse error quotes what the server
-    sent, which may reflect the ``Authorization`` header. The token is cut out before the text
+    sent, which may reflect the token's header. The token is cut out before the text
     is shortened, so that no part of it survives the cut.
     """
     text = redact(text, (token_of(request),))

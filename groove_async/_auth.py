@@ -3,7 +3,7 @@
 A fixed string, or an async provider with one refresh shared by every batch in flight. The
 :class:`TokenSource` also remembers the tokens it has handed out, so that whatever leaves the
 client (results, exception messages, log lines, events) can be scrubbed of them: a server that
-reflects the ``Authorization`` header must not get the token into a caller's output file.
+reflects the token's header must not get the token into a caller's output file.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 
 
 def check_token(token: object) -> str:
-    """Return ``token`` if it can go in an ``Authorization`` header.
+    """Return ``token`` if it can go in the request's bearer-token header.
 
     The message never contains the token.
 

@@ -37,11 +37,10 @@ class Gate(Protocol):
         ...
 
     async def wait(
-        self,
-        sleep: Callable[[float], Awaitable[None]] = ...,
-        stopped: Callable[[], bool] = ...,
+        self, sleep: Callable[[float], Awaitable[None]], stopped: Callable[[], bool]
     ) -> None:
-        """Return once the gate is open, or as soon as ``stopped()`` turns true."""
+        """Return once the gate is open, or as soon as ``stopped()`` turns true; ``sleep`` is
+        how the caller waits (the send path's, which a stop wakes early)."""
         ...
 
 
@@ -165,11 +164,10 @@ class ThrottleGate:
         return True
 
     async def wait(
-        self,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        stopped: Callable[[], bool] = lambda: False,
+        self, sleep: Callable[[float], Awaitable[None]], stopped: Callable[[], bool] = bool
     ) -> None:
-        """Return once the gate is open, or as soon as ``stopped()`` turns true.
+        """Return once the gate is open, or as soon as ``stopped()`` turns true; ``sleep`` is
+        how the caller waits (the client's request code sleeps in one place, its send path).
 
         The pause may be extended while we wait (another batch throttled): we look again.
         """

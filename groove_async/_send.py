@@ -236,7 +236,7 @@ class Sender:
         raise self.auth.redact_error(failure)
 
     def _answer(self, call: Call[T], response: Response) -> T:
-        # A server reflecting the Authorization header must not get the token into results,
+        # A server reflecting the token's header must not get the token into results,
         # messages or logs: the body is scrubbed before anything is read from it.
         body = self.auth.redact_bytes(response.body)
         if response.status != 200:  # the clock is read only for a Retry-After to measure
